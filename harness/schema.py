@@ -1,0 +1,137 @@
+"""The result record: one JSON file per run, its version, and how it is written and read.
+
+Standard library only: the runner in every image and the collector on the host
+share this module, so a record is defined exactly once.
+"""
+import datetime
+import json
+import math
+import os
+import tempfile
+import uuid
+
+SCHEMA_VERSION = 1
+STATUSES = ("ok", "error", "skipped", "interrupted")
+
+# Top-level keys every record carries, with the JSON type each must have.
+_REQUIRED = (
+    ("schema_version", int),
+    ("run_id", str),
+    ("status", str),
+    ("started_at", str),
+    ("finished_at", str),
+    ("command", list),
+    ("config", dict),
+    ("environment", dict),
+)
+_METRICS_REQUIRED = ("unit", "throughput", "step_ms", "measured", "warmup")
+
+
+class SchemaError(ValueError):
+    """A file that is not a result record of this schema version."""
+
+
+def now():
+    """The current UTC time as ISO 8601, to the microsecond."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat()
+
+
+def new_run_id():
+    return uuid.uuid4().hex[:12]
+
+
+def new_record(config, command, run_id):
+    """A record for a run that has just started; the runner fills in the rest."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id,
+        "status": "interrupted",  # until the run says otherwise
+        "error": None,
+        "started_at": now(),
+        "finished_at": "",
+        "command": list(command),
+        "config": dict(config),
+        "metrics": None,
+        "samples": None,
+        "environment": {},
+    }
+
+
+def file_name(record):
+    """A name two runs never share: start time, model, backend and the run id."""
+    stamp = record["started_at"][:19].replace(":", "").replace("-", "")
+    config = record["config"]
+    return "%s_%s_%s_%s.json" % (stamp, config.get("model"), config.get("backend"), record["run_id"])
+
+
+def validate(record):
+    """Raise SchemaError unless `record` is a complete record of this schema version."""
+    if not isinstance(record, dict):
+        raise SchemaError("not a JSON object")
+    version = record.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise SchemaError("schema version %r, this harness reads version %d"
+                          % (version, SCHEMA_VERSION))
+    for key, kind in _REQUIRED:
+        if not isinstance(record.get(key), kind):
+            raise SchemaError("field %r is missing or not a %s" % (key, kind.__name__))
+    if record["status"] not in STATUSES:
+        raise SchemaError("unknown status %r" % record["status"])
+    if record["status"] == "ok":
+        metrics = record.get("metrics")
+        if not isinstance(metrics, dict) or any(k not in metrics for k in _METRICS_REQUIRED):
+            raise SchemaError("an 'ok' record needs metrics with %s" % ", ".join(_METRICS_REQUIRED))
+    elif not isinstance(record.get("error"), dict):
+        raise SchemaError("a %r record needs an error object" % record["status"])
+    return record
+
+
+def write(record, out_dir):
+    """Write `record` into `out_dir` atomically and return its path.
+
+    The file appears whole or not at all (temporary file, then a rename), and an
+    existing file is never replaced.
+    """
+    record = _finite(record)
+    validate(record)
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, file_name(record))
+    fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=".json", dir=out_dir)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(record, f, indent=1, sort_keys=True, allow_nan=False)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        _rename_without_replacing(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def _finite(value):
+    """JSON has no NaN or infinity: a diverged loss is written as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _rename_without_replacing(tmp, path):
+    if os.path.exists(path):
+        raise FileExistsError("refusing to replace the existing result " + path)
+    os.replace(tmp, path)
+
+
+def read(path):
+    """Load and validate one result file; SchemaError says what is wrong with it."""
+    try:
+        with open(path) as f:
+            record = json.load(f)
+    except ValueError as e:
+        raise SchemaError("not valid JSON (%s)" % e)
+    return validate(record)

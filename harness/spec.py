@@ -1,0 +1,136 @@
+"""The configuration of one run: what to train, where, and how to measure it.
+
+A RunSpec is frozen once the CLI has built it; the runner, the result file and
+the sweep all read the same object. No framework is imported here.
+"""
+from collections import namedtuple
+
+# Keras 3 runs on these three; the Keras 2 backends of the seeds join them later.
+KERAS3_BACKENDS = ("tensorflow", "jax", "torch")
+BACKENDS = KERAS3_BACKENDS
+
+METHODS = ("fit", "train_on_batch", "generator")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+DATA_FORMATS = ("channels_first", "channels_last")
+
+# Per workload: the data sets it reads, the seeds' batch size, the steps of one
+# synthetic epoch (small enough that the default sweep ends in minutes on two
+# cores), and what one sample is called in the tables.
+Workload = namedtuple("Workload", "datasets batch_size steps_per_epoch unit summary")
+WORKLOADS = {
+    "mlp": Workload(("synthetic", "mnist"), 128, 60, "images",
+                    "MNIST MLP 784-512-512-10, RMSprop"),
+    "cnn": Workload(("synthetic", "cifar10"), 32, 25, "images",
+                    "Keras CIFAR-10 simple CNN, RMSprop"),
+    "resnet": Workload(("synthetic", "cifar10"), 32, 10, "images",
+                       "ResNet v1/v2 for CIFAR-10 (--version, --layers), Adam"),
+    "resnet50": Workload(("synthetic", "imagenet"), 32, 4, "images",
+                         "ResNet50 v1, 1000 classes, 224x224 (--image-size), SGD"),
+    "vgg16": Workload(("synthetic",), 16, 4, "images",
+                      "VGG16, 1000 classes, 224x224 (--image-size), SGD"),
+    "lstm": Workload(("synthetic", "nietzsche", "wikitext2"), 128, 6, "sequences",
+                     "character LSTM 128 over 40 characters, RMSprop"),
+}
+DATASETS = ("synthetic", "mnist", "cifar10", "imagenet", "nietzsche", "wikitext2")
+# Data sets too large to hold in memory: they are read batch by batch.
+STREAMING_DATASETS = ("imagenet",)
+
+RESNET_VERSIONS = (1, 2)
+RESNET_DEPTHS = (20, 56, 110)
+
+_FIELDS = (
+    ("model", None),
+    ("backend", None),
+    ("dataset", "synthetic"),
+    ("data_dir", None),         # None: $BENCH_DATA, then the Keras cache folder
+    ("batch_size", None),       # None: the workload's batch size
+    ("epochs", 3),              # measured epochs, after the warm-up
+    ("warmup", 1),              # epochs run first and not counted
+    ("steps_per_epoch", None),  # None: the workload's (synthetic) or one full pass (real data)
+    ("method", "fit"),
+    ("inference", False),
+    ("data_format", None),      # None: the backend's configured default
+    ("gpus", None),             # None: one GPU if any is visible, else the CPU
+    ("precision", "float32"),
+    ("seed", 1234),
+    ("out", "results"),
+    ("instance", None),         # None: derived from the host
+    ("run_id", None),           # None: a fresh unique id
+    ("resnet_version", 1),
+    ("resnet_layers", 20),
+    ("image_size", 224),
+)
+FIELD_NAMES = tuple(name for name, _ in _FIELDS)
+DEFAULTS = dict(_FIELDS)
+
+
+class RunSpec(namedtuple("RunSpec", FIELD_NAMES)):
+    """One run's resolved configuration (immutable)."""
+
+    __slots__ = ()
+
+    @property
+    def workload(self):
+        return WORKLOADS[self.model]
+
+    def to_dict(self):
+        return dict(self._asdict())
+
+
+class UsageError(ValueError):
+    """A request that cannot be run as asked; reported in one line, exit code 2."""
+
+
+def make_spec(**values):
+    """Fill in the defaults (the workload's among them) and check the whole spec."""
+    unknown = set(values) - set(FIELD_NAMES)
+    if unknown:
+        raise UsageError("unknown run option(s): " + ", ".join(sorted(unknown)))
+    merged = dict(DEFAULTS)
+    merged.update((k, v) for k, v in values.items() if v is not None)
+    model = merged["model"]
+    if model not in WORKLOADS:
+        raise UsageError("unknown model %r; choose from %s" % (model, ", ".join(WORKLOADS)))
+    if merged["batch_size"] is None:
+        merged["batch_size"] = WORKLOADS[model].batch_size
+    spec = RunSpec(**merged)
+    check(spec)
+    return spec
+
+
+def check(spec):
+    """Raise UsageError for any option, or mix of options, that cannot run."""
+    workload = spec.workload
+    if spec.backend not in BACKENDS:
+        raise UsageError("unknown backend %r; choose from %s" % (spec.backend, ", ".join(BACKENDS)))
+    if spec.dataset not in workload.datasets:
+        raise UsageError("model %s does not read data set %r; it reads %s"
+                         % (spec.model, spec.dataset, ", ".join(workload.datasets)))
+    for name in ("batch_size", "epochs", "steps_per_epoch"):
+        value = getattr(spec, name)
+        if value is not None and value < 1:
+            raise UsageError("--%s must be at least 1, not %d" % (name.replace("_", "-"), value))
+    if spec.warmup < 0:
+        raise UsageError("--warmup must be 0 or more, not %d" % spec.warmup)
+    if spec.gpus is not None and spec.gpus < 0:
+        raise UsageError("--gpus must be 0 (CPU) or more, not %d" % spec.gpus)
+    if spec.method not in METHODS:
+        raise UsageError("unknown method %r; choose from %s" % (spec.method, ", ".join(METHODS)))
+    if spec.precision not in PRECISIONS:
+        raise UsageError("unknown precision %r; choose from %s"
+                         % (spec.precision, ", ".join(PRECISIONS)))
+    if spec.data_format is not None and spec.data_format not in DATA_FORMATS:
+        raise UsageError("unknown data format %r; choose from %s"
+                         % (spec.data_format, ", ".join(DATA_FORMATS)))
+    if spec.dataset in STREAMING_DATASETS and spec.method == "fit":
+        raise UsageError("data set %s is streamed from disk and cannot be held in memory for "
+                         "--method fit; use --method train_on_batch or generator" % spec.dataset)
+    if spec.model == "resnet":
+        if spec.resnet_version not in RESNET_VERSIONS:
+            raise UsageError("--version must be 1 or 2, not %r" % spec.resnet_version)
+        if spec.resnet_layers not in RESNET_DEPTHS:
+            raise UsageError("--layers must be one of %s, not %r"
+                             % (", ".join(map(str, RESNET_DEPTHS)), spec.resnet_layers))
+    if spec.model in ("resnet50", "vgg16") and spec.image_size < 32:
+        raise UsageError("--image-size must be at least 32 for %s, not %d"
+                         % (spec.model, spec.image_size))

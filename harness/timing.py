@@ -1,0 +1,99 @@
+"""Clock readings of a run and the statistics made from them.
+
+Knows no framework: the runner hands the Recorder the backend's `sync`, which
+blocks until the device has finished the work queued so far. Reading the clock
+before that would time how fast work is queued, not how fast it runs.
+"""
+import math
+import time
+
+
+class Recorder:
+    """Collects, epoch by epoch, how long each step took and how many samples it held.
+
+    A step's duration is the interval from the previous step's end (or the
+    epoch's start) to its own end, so the steps of an epoch add up to nearly the
+    whole epoch: data feeding and callbacks between steps are counted, not hidden.
+    """
+
+    def __init__(self, sync, clock=time.perf_counter, progress=None):
+        self._sync = sync
+        self._clock = clock
+        self._progress = progress
+        self._epoch_start = None
+        self._last = None
+        self.epochs = []  # [{"seconds": s, "step_seconds": [...], "step_samples": [...]}]
+
+    def begin_epoch(self):
+        self._sync(None)
+        self._epoch_start = self._last = self._clock()
+        self.epochs.append({"seconds": None, "step_seconds": [], "step_samples": []})
+
+    def end_step(self, samples, outputs=None):
+        self._sync(outputs)
+        t = self._clock()
+        epoch = self.epochs[-1]
+        epoch["step_seconds"].append(t - self._last)
+        epoch["step_samples"].append(int(samples))
+        self._last = t
+
+    def end_epoch(self):
+        self._sync(None)
+        epoch = self.epochs[-1]
+        epoch["seconds"] = self._clock() - self._epoch_start
+        if self._progress:
+            self._progress(len(self.epochs), epoch)
+
+
+def stats(values):
+    """Median, mean, min, max and sample standard deviation of `values`."""
+    ordered = sorted(values)
+    n = len(ordered)
+    if n == 0:
+        raise ValueError("no values")
+    mid = n // 2
+    median = ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2.0
+    mean = sum(ordered) / float(n)
+    stdev = math.sqrt(sum((v - mean) ** 2 for v in ordered) / (n - 1)) if n > 1 else 0.0
+    return {"median": median, "mean": mean, "min": ordered[0], "max": ordered[-1],
+            "stdev": stdev, "n": n}
+
+
+def _totals(epochs):
+    return {
+        "epochs": len(epochs),
+        "steps": sum(len(e["step_seconds"]) for e in epochs),
+        "samples": sum(sum(e["step_samples"]) for e in epochs),
+        "seconds": sum(e["seconds"] for e in epochs),
+    }
+
+
+def summarize(epochs, warmup, unit):
+    """Metrics of a run whose first `warmup` epochs are not counted.
+
+    `throughput` is per-step samples/s (its median is the headline figure) plus
+    `overall`: every measured sample over the measured epochs' wall time, the
+    rate a user of fit() would see.
+    """
+    measured = epochs[warmup:]
+    step_seconds = [s for e in measured for s in e["step_seconds"]]
+    step_samples = [n for e in measured for n in e["step_samples"]]
+    if not step_seconds:
+        raise ValueError("no measured steps: %d epochs run, %d of them warm-up"
+                         % (len(epochs), warmup))
+    if min(step_seconds) <= 0:
+        raise ValueError("a step took no time: the clock is too coarse for this run")
+    totals = _totals(measured)
+    throughput = stats([n / s for n, s in zip(step_samples, step_seconds)])
+    throughput["overall"] = totals["samples"] / totals["seconds"]
+    warm = _totals(epochs[:warmup])
+    first = epochs[0] if epochs else None
+    warm["first_epoch_s"] = first["seconds"] if first else None
+    warm["first_step_s"] = first["step_seconds"][0] if first and first["step_seconds"] else None
+    return {
+        "unit": unit,
+        "throughput": throughput,
+        "step_ms": stats([1000.0 * s for s in step_seconds]),
+        "measured": totals,
+        "warmup": warm,
+    }

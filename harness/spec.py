@@ -14,13 +14,14 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 DATA_FORMATS = ("channels_first", "channels_last")
 
 # Per workload: the data sets it reads, the seeds' batch size, the steps of one
-# synthetic epoch (small enough that the default sweep ends in minutes on two
-# cores), and what one sample is called in the tables.
+# synthetic epoch (each measured epoch lasts about a second or more on two
+# cores, so the default sweep is steady and still ends in a few minutes), and
+# what one sample is called in the tables.
 Workload = namedtuple("Workload", "datasets batch_size steps_per_epoch unit summary")
 WORKLOADS = {
-    "mlp": Workload(("synthetic", "mnist"), 128, 60, "images",
+    "mlp": Workload(("synthetic", "mnist"), 128, 200, "images",
                     "MNIST MLP 784-512-512-10, RMSprop"),
-    "cnn": Workload(("synthetic", "cifar10"), 32, 25, "images",
+    "cnn": Workload(("synthetic", "cifar10"), 32, 50, "images",
                     "Keras CIFAR-10 simple CNN, RMSprop"),
     "resnet": Workload(("synthetic", "cifar10"), 32, 10, "images",
                        "ResNet v1/v2 for CIFAR-10 (--version, --layers), Adam"),
@@ -28,7 +29,7 @@ WORKLOADS = {
                          "ResNet50 v1, 1000 classes, 224x224 (--image-size), SGD"),
     "vgg16": Workload(("synthetic",), 16, 4, "images",
                       "VGG16, 1000 classes, 224x224 (--image-size), SGD"),
-    "lstm": Workload(("synthetic", "nietzsche", "wikitext2"), 128, 6, "sequences",
+    "lstm": Workload(("synthetic", "nietzsche", "wikitext2"), 128, 25, "sequences",
                      "character LSTM 128 over 40 characters, RMSprop"),
 }
 DATASETS = ("synthetic", "mnist", "cifar10", "imagenet", "nietzsche", "wikitext2")

@@ -71,25 +71,27 @@ def _totals(epochs):
 def summarize(epochs, warmup, unit):
     """Metrics of a run whose first `warmup` epochs are not counted.
 
-    `throughput` is per-step samples/s (its median is the headline figure) plus
-    `overall`: every measured sample over the measured epochs' wall time, the
-    rate a user of fit() would see.
+    `throughput` is samples/s per measured epoch (median, min, max, stdev; the
+    median is the headline figure, as the seeds reported epoch speeds) plus
+    `overall`: every measured sample over the measured wall time. Per-epoch
+    rates include whatever happens between steps; `step_ms` shows the steps alone.
     """
     measured = epochs[warmup:]
     step_seconds = [s for e in measured for s in e["step_seconds"]]
-    step_samples = [n for e in measured for n in e["step_samples"]]
     if not step_seconds:
         raise ValueError("no measured steps: %d epochs run, %d of them warm-up"
                          % (len(epochs), warmup))
-    if min(step_seconds) <= 0:
-        raise ValueError("a step took no time: the clock is too coarse for this run")
+    if min(e["seconds"] for e in measured) <= 0:
+        raise ValueError("an epoch took no time: the clock is too coarse for this run")
     totals = _totals(measured)
-    throughput = stats([n / s for n, s in zip(step_samples, step_seconds)])
+    throughput = stats([sum(e["step_samples"]) / e["seconds"] for e in measured])
+    # A mean of rates weighs fast epochs too much; the overall rate is the true mean.
+    del throughput["mean"]
     throughput["overall"] = totals["samples"] / totals["seconds"]
     warm = _totals(epochs[:warmup])
-    first = epochs[0] if epochs else None
-    warm["first_epoch_s"] = first["seconds"] if first else None
-    warm["first_step_s"] = first["step_seconds"][0] if first and first["step_seconds"] else None
+    first = epochs[0]
+    warm["first_epoch_s"] = first["seconds"]
+    warm["first_step_s"] = first["step_seconds"][0] if first["step_seconds"] else None
     return {
         "unit": unit,
         "throughput": throughput,

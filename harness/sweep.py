@@ -1,0 +1,145 @@
+"""Many runs, each in its own process, then a comparison table.
+
+A backend is fixed when Keras is imported, and a crash or an out-of-memory
+kill must not take the other runs with it: so every run is a fresh
+`python -m harness` process. A process that dies without writing its result
+(killed by the kernel, say) gets an `error` result written on its behalf.
+"""
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from harness import backends, environment, schema
+from harness.cli import RUN_OPTIONS
+from harness.spec import KERAS3_BACKENDS, WORKLOADS, UsageError
+
+_LAST_LINES = 20  # of a dead run's stderr, kept in the result written for it
+
+
+def main(args, options):
+    """Run the sweep that `args` asks for; exit code 0 when no run failed."""
+    chosen = _names(args.backends, KERAS3_BACKENDS, "backend") if args.backends else \
+        [b for b in KERAS3_BACKENDS if backends.installed(b)]
+    missing = [b for b in chosen if not backends.installed(b)]
+    if missing or not chosen:
+        raise UsageError("not installed in this environment: %s" % (", ".join(missing) or
+                                                                   ", ".join(KERAS3_BACKENDS)))
+    models = _names(args.models, WORKLOADS, "model")
+    out = options.get("out", "results")
+    plan = [(m, b) for m in models for b in chosen]
+    records = []
+    started = time.time()
+    for number, (model, backend) in enumerate(plan, 1):
+        _say("[%d/%d] %s on %s" % (number, len(plan), model, backend))
+        records.append(run_one(model, backend, options, out, args.timeout))
+    _say("sweep finished in %.0f s; results in %s" % (time.time() - started, out))
+    sys.stdout.write(table(records))
+    return 0 if all(r["status"] in ("ok", "skipped") for r in records) else 1
+
+
+def _names(text, known, kind):
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise UsageError("unknown %s(s) %s; choose from %s"
+                         % (kind, ", ".join(unknown) or "(none given)", ", ".join(known)))
+    return names
+
+
+def child_command(model, backend, options, run_id):
+    """The `python -m harness` command line of one run."""
+    command = [sys.executable, "-m", "harness", model, "--backend", backend, "--run-id", run_id]
+    for flags, spec in RUN_OPTIONS:
+        dest = flags[0].lstrip("-").replace("-", "_")
+        value = options.get(dest)
+        if value is None:
+            continue
+        if spec.get("action") == "store_true":
+            command += [flags[0]] if value else []
+        else:
+            command += [flags[0], str(value)]
+    return command
+
+
+def run_one(model, backend, options, out, timeout):
+    """Run one configuration in a child process; return its result record."""
+    run_id = schema.new_run_id()
+    command = child_command(model, backend, options, run_id)
+    child = subprocess.Popen(command, stderr=subprocess.PIPE, universal_newlines=True,
+                             cwd=os.getcwd())
+    tail = []
+    deadline = time.time() + timeout if timeout else None
+    for line in child.stderr:  # shown as it comes: the run's progress
+        sys.stderr.write("    " + line)
+        tail = (tail + [line.rstrip("\n")])[-_LAST_LINES:]
+        if deadline and time.time() > deadline:
+            break
+    try:
+        child.wait(timeout=max(1.0, deadline - time.time()) if deadline else None)
+    except subprocess.TimeoutExpired:
+        _say("    run exceeded %.0f s; stopping it" % timeout)
+        child.send_signal(signal.SIGTERM)  # the run writes an `interrupted` result
+        try:
+            child.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    for line in child.stderr:
+        tail = (tail + [line.rstrip("\n")])[-_LAST_LINES:]
+    written = glob.glob(os.path.join(out, "*_%s.json" % run_id))
+    if written:
+        return schema.read(written[0])
+    return _write_for_dead_run(model, backend, options, out, run_id, command, child.returncode, tail)
+
+
+def _write_for_dead_run(model, backend, options, out, run_id, command, returncode, tail):
+    """The result of a run that ended without writing one."""
+    config = dict(options, model=model, backend=backend, run_id=run_id)
+    record = schema.new_record(config, command, run_id)
+    record["environment"] = environment.describe()
+    record["status"] = "error"
+    how = ("killed by signal %d%s" % (-returncode, " (out of memory?)" if -returncode == 9 else "")
+           if returncode < 0 else "exited with code %d" % returncode)
+    record["error"] = {"type": "ProcessDied", "message": "the run's process %s without writing "
+                       "a result" % how, "traceback": "\n".join(tail)}
+    record["finished_at"] = schema.now()
+    path = schema.write(record, out)
+    _say("    %s -> %s" % (record["error"]["message"], path))
+    return record
+
+
+def table(records):
+    """A plain-text comparison: per workload, each backend's speed and its ratio to the fastest."""
+    header = ("model", "backend", "status", "samples/s", "vs best", "ms/step", "1st epoch s", "loss")
+    rows = []
+    for model in sorted({r["config"]["model"] for r in records}, key=list(WORKLOADS).index):
+        group = [r for r in records if r["config"]["model"] == model]
+        speeds = [r["metrics"]["throughput"]["median"] for r in group if r["status"] == "ok"]
+        best = max(speeds) if speeds else None
+        for r in sorted(group, key=_speed, reverse=True):
+            m = r["metrics"]
+            if r["status"] != "ok":
+                rows.append((model, r["config"]["backend"], r["status"],
+                             r["error"]["message"].splitlines()[0][:60] if r["error"]["message"] else "",
+                             "", "", "", ""))
+                continue
+            rows.append((model, r["config"]["backend"], "ok", "%.0f" % m["throughput"]["median"],
+                         "%.2f" % (m["throughput"]["median"] / best), "%.2f" % m["step_ms"]["median"],
+                         "%.2f" % m["warmup"]["first_epoch_s"] if m["warmup"]["first_epoch_s"] else "",
+                         "%.4f" % m["loss"] if m["loss"] is not None else ""))
+    widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip()
+             for row in [header, tuple("-" * w for w in widths)] + rows]
+    return "\n".join(lines) + "\n"
+
+
+def _speed(record):
+    return record["metrics"]["throughput"]["median"] if record["status"] == "ok" else -1.0
+
+
+def _say(line):
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()

@@ -1,0 +1,702 @@
+"""Result files to the seeds' Markdown tables (or CSV, JSON) and a speed chart.
+
+    python harness/collect.py results/ > CNN_result.md
+    python -m harness.collect results/ --kind rnn --format csv
+    python -m harness.collect results/ --chart speed.png
+
+Reads the records of harness/schema.py and nothing else: no deep-learning
+framework is imported, so it runs on any host that has `tabulate` (and
+`matplotlib` for --chart). Repeated runs of one configuration become one row
+(their median); failed, skipped and interrupted runs are listed apart and never
+enter a speed; files that cannot be read are named on stderr and skipped.
+"""
+import argparse
+import csv
+import io
+import json
+import os
+import statistics
+import sys
+from collections import OrderedDict, namedtuple
+
+if not __package__:
+    # Run as a script: only harness/ itself is on sys.path, not the package's parent.
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from harness import schema  # noqa: E402
+
+try:
+    from tabulate import tabulate
+except ImportError:  # main() says so in one line; importing this module still works
+    tabulate = None
+
+# Orders and names as the seeds write them; anything unknown keeps its own name
+# and sorts after these.
+MODELS = ("mlp", "cnn", "resnet", "resnet50", "vgg16", "lstm")
+RNN_MODELS = ("lstm",)
+MODEL_LABELS = {"mlp": "MLP", "cnn": "Simple CNN", "resnet50": "ResNet50V1",
+                "vgg16": "VGG16", "lstm": "LSTM"}
+DATASETS = ("cifar10", "imagenet", "synthetic", "mnist", "nietzsche", "wikitext2")
+DATASET_LABELS = {"cifar10": "CIFAR-10", "imagenet": "ImageNet", "synthetic": "Synthetic",
+                  "mnist": "MNIST", "nietzsche": "Nietzsche", "wikitext2": "WikiText-2"}
+DATASET_LINKS = {"cifar10": "https://www.cs.toronto.edu/~kriz/cifar.html",
+                 "imagenet": "http://image-net.org"}
+BACKEND_LABELS = {"tensorflow": "TensorFlow", "mxnet": "MXNet", "jax": "JAX", "torch": "PyTorch",
+                  "native-torch": "PyTorch (native)", "theano": "Theano", "cntk": "CNTK"}
+METHODS = ("fit", "train_on_batch", "generator")
+METHOD_LABELS = {"generator": "fit_generator"}
+DATA_FORMAT_LABELS = {"channels_last": "channel last", "channels_first": "channel first"}
+# The summary table's data set columns, as in the seed's README.
+SUMMARY_COLUMNS = OrderedDict((("cifar10", "CIFAR-10"), ("imagenet", "ImageNet"),
+                               ("synthetic", "Synthetic Data")))
+SUMMARY_FIELDS = ("instance", "gpus", "backend", "backend_package", "keras_version",
+                  "backend_version")
+
+# Two runs are repeats of one configuration when everything in their config is
+# equal except what only names or places a run (a repeat may well use another
+# seed), and they ran on the same software.
+IGNORED_CONFIG = ("run_id", "out", "seed", "data_dir")
+ENVIRONMENT_IDENTITY = ("backend_package", "backend_version", "keras_version")
+
+# What --format csv and json write per row: one row per configuration of
+# successful runs, one per failed, skipped or interrupted run.
+EXPORT_FIELDS = (
+    "kind", "status", "model", "resnet_version", "resnet_layers", "dataset", "inference",
+    "backend", "backend_package", "backend_version", "keras_version", "instance", "gpus",
+    "batch_size", "data_format", "method", "precision", "image_size", "epochs", "warmup",
+    "steps_per_epoch", "runs", "unit", "speed_median", "speed_min", "speed_max",
+    "speed_spread_pct", "step_ms_median", "epoch_seconds", "loss", "accuracy", "error", "run_ids",
+)
+ERROR_TEXT_LIMIT = 200
+
+
+class CollectError(Exception):
+    """A reason to stop with a one-line message and a non-zero exit status."""
+
+    exit_status = 1
+
+
+class MissingPackage(CollectError):
+    exit_status = 2
+
+
+Heading = namedtuple("Heading", "level text")
+Table = namedtuple("Table", "headers rows")
+# A table column: its header and the function that gives a row's cell text.
+Column = namedtuple("Column", "header cell")
+# Groups merged on some of their fields; `members` holds the fastest group per slot.
+Merged = namedtuple("Merged", "identity key members")
+Failure = namedtuple("Failure", "identity key record")
+
+
+class Group(object):
+    """The successful runs of one configuration, summarized by their medians."""
+
+    def __init__(self, identity, key, records):
+        metrics = [record["metrics"] for record in records]
+        speeds = [m["throughput"]["median"] for m in metrics]
+        self.identity = identity
+        self.key = key
+        self.run_ids = sorted(record["run_id"] for record in records)
+        self.runs = len(records)
+        self.unit = metrics[0].get("unit") or "samples"
+        self.speed = statistics.median(speeds)
+        self.speed_min = min(speeds)
+        self.speed_max = max(speeds)
+        # Relative, so that a fast and a slow workload's noise compare.
+        self.spread = (100.0 * statistics.stdev(speeds) / statistics.mean(speeds)
+                       if len(speeds) > 1 else None)
+        self.step_ms = statistics.median(m["step_ms"]["median"] for m in metrics)
+        self.epoch_seconds = statistics.median(m["measured"]["seconds"] / m["measured"]["epochs"]
+                                               for m in metrics)
+        self.loss = _median_or_none(m.get("loss") for m in metrics)
+        self.accuracy = _median_or_none(m.get("accuracy") for m in metrics)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _median_or_none(values):
+    numbers = [v for v in values if _is_number(v)]
+    return statistics.median(numbers) if numbers else None
+
+
+# Reading
+
+def load(folder):
+    """Every usable record under `folder`, and (path, reason) for each file that is not."""
+    if not os.path.exists(folder):
+        raise CollectError("no such folder: %s" % folder)
+    if not os.path.isdir(folder):
+        raise CollectError("not a folder: %s" % folder)
+    paths = []
+    for root, folders, files in os.walk(folder):
+        # Hidden names are a run still writing its file (schema.write's .partial-*).
+        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        paths.extend(os.path.join(root, name) for name in sorted(files)
+                     if name.endswith(".json") and not name.startswith("."))
+    if not paths:
+        raise CollectError("no result files (*.json) in %s" % folder)
+    records, unreadable, first_copy = [], [], {}
+    for path in paths:
+        try:
+            record = _check_usable(schema.read(path))
+        except (schema.SchemaError, OSError) as error:
+            unreadable.append((path, str(error)))
+            continue
+        # Results gathered from several machines may hold one run twice.
+        run = (record["run_id"], record["started_at"])
+        if run in first_copy:
+            unreadable.append((path, "the same run as %s" % first_copy[run]))
+            continue
+        first_copy[run] = path
+        records.append(record)
+    if not records:
+        raise CollectError("none of the %d result files in %s could be read" % (len(paths), folder))
+    return records, unreadable
+
+
+def _check_usable(record):
+    """Raise SchemaError for a record that is valid but lacks what the tables show."""
+    for name in ("model", "backend", "dataset"):
+        if not isinstance(record["config"].get(name), str):
+            raise schema.SchemaError("config.%s is missing or not a string" % name)
+    if record["status"] == "ok":
+        for section, name in (("throughput", "median"), ("step_ms", "median"),
+                              ("measured", "seconds"), ("measured", "epochs")):
+            part = record["metrics"].get(section)
+            value = part.get(name) if isinstance(part, dict) else None
+            if not _is_number(value) or value <= 0:
+                raise schema.SchemaError("metrics.%s.%s is missing or not a positive number"
+                                         % (section, name))
+    return record
+
+
+def configuration(record):
+    """The fields that make two runs repeats of one configuration (see IGNORED_CONFIG)."""
+    identity = {k: v for k, v in record["config"].items() if k not in IGNORED_CONFIG}
+    environment = record["environment"]
+    for name in ENVIRONMENT_IDENTITY:
+        identity[name] = environment.get(name)
+    if identity.get("instance") is None:
+        identity["instance"] = environment.get("instance")
+    return identity
+
+
+def _key(identity):
+    return json.dumps(identity, sort_keys=True)
+
+
+def kind_of(identity):
+    return "rnn" if identity.get("model") in RNN_MODELS else "cnn"
+
+
+def collapse(records):
+    """One Group per configuration of the successful `records`, in table order."""
+    runs, identities = {}, {}
+    for record in records:
+        identity = configuration(record)
+        key = _key(identity)
+        runs.setdefault(key, []).append(record)
+        identities[key] = identity
+    return sorted((Group(identities[key], key, runs[key]) for key in runs), key=_order)
+
+
+def failures_of(records):
+    """The runs that did not succeed, by status and then in table order."""
+    failures = [Failure(configuration(r), r["started_at"] + r["run_id"], r) for r in records]
+    return sorted(failures, key=lambda f: (_rank(schema.STATUSES, f.record["status"]), _order(f)))
+
+
+def _merge(rows, project, slot):
+    """Rows that share `project(row)`; each keeps the fastest of its rows per `slot(row)`."""
+    merged = {}
+    for row in rows:
+        identity = project(row)
+        key = _key(identity)
+        into = merged.setdefault(key, Merged(identity, key, {}))
+        name = slot(row)
+        if name not in into.members or row.speed > into.members[name].speed:
+            into.members[name] = row
+    return sorted(merged.values(), key=_order)
+
+
+def _subset(identity, fields):
+    return {name: identity.get(name) for name in fields}
+
+
+# Ordering: the seeds list by data set, then GPUs, instance, model and backend.
+
+def _rank(known, value):
+    return (known.index(value), "") if value in known else (len(known), str(value))
+
+
+def _number_first(value):
+    return (0, value, "") if _is_number(value) else (1, 0, str(value))
+
+
+def _order(row):
+    i = row.identity
+    return (_rank(DATASETS, i.get("dataset")), _number_first(i.get("gpus")), str(i.get("instance")),
+            _model_order(i), str(i.get("backend")), str(i.get("backend_package")),
+            _number_first(i.get("batch_size")), str(i.get("data_format")),
+            _rank(METHODS, i.get("method")), str(i.get("precision")), row.key)
+
+
+def _model_order(identity):
+    return (_rank(MODELS, identity.get("model")), _number_first(identity.get("resnet_version")),
+            _number_first(identity.get("resnet_layers")))
+
+
+# Cell text
+
+def model_label(identity):
+    model = identity.get("model")
+    if model == "resnet":
+        return "ResNet%sv%s" % (identity.get("resnet_layers"), identity.get("resnet_version"))
+    return MODEL_LABELS.get(model, model)
+
+
+def dataset_label(dataset):
+    return DATASET_LABELS.get(dataset, dataset)
+
+
+def backend_label(backend):
+    return BACKEND_LABELS.get(backend, backend)
+
+
+def data_format_label(data_format):
+    return DATA_FORMAT_LABELS.get(data_format, str(data_format))
+
+
+def method_label(method):
+    return "`%s`" % METHOD_LABELS.get(method, method)
+
+
+def _number(value):
+    """Whole numbers from 10 up, as the seeds print speeds; two significant digits below."""
+    if value is None:
+        return "N/A"
+    return "%d" % round(value) if abs(value) >= 10 else "%.2g" % value
+
+
+def _metric(value):
+    return "N/A" if value is None else "%.4g" % value
+
+
+def _epoch_text(group):
+    """The seed's RNN cell, '13 sec - 264us/step': seconds per epoch, median step time."""
+    step_ms = group.step_ms
+    step = "%dus" % round(step_ms * 1000) if step_ms < 1 else "%dms" % round(step_ms)
+    return "%d sec - %s/step" % (round(group.epoch_seconds), step)
+
+
+def _devices(gpus):
+    if gpus == 0:
+        return "CPU"
+    return "1 GPU" if gpus == 1 else "%s GPUs" % gpus
+
+
+def workload_label(identity):
+    """What backends are compared on: model, data, mode, machine, batch and data format."""
+    parts = [model_label(identity), dataset_label(identity.get("dataset")),
+             "infer" if identity.get("inference") else "train", str(identity.get("instance")),
+             _devices(identity.get("gpus")), "batch %s" % identity.get("batch_size"),
+             data_format_label(identity.get("data_format"))]
+    if identity.get("method") not in (None, "fit"):
+        parts.append(METHOD_LABELS.get(identity["method"], identity["method"]))
+    if identity.get("precision") not in (None, "float32"):
+        parts.append(identity["precision"])
+    return ", ".join(parts)
+
+
+def _error_text(record):
+    error = record.get("error") or {}
+    message = str(error.get("message") or "").strip().splitlines()
+    text = "%s: %s" % (error.get("type"), message[0] if message else "")
+    return text if len(text) <= ERROR_TEXT_LIMIT else text[:ERROR_TEXT_LIMIT - 3] + "..."
+
+
+# Columns
+
+def _field(name, label=str):
+    """A cell that shows one identity field through `label`."""
+    def cell(row):
+        value = row.identity.get(name)
+        return "N/A" if value is None else label(value)
+    return cell
+
+
+INSTANCE = Column("Instance Type", _field("instance"))
+GPUS = Column("GPU used", _field("gpus"))
+MODEL = Column("Model", lambda row: model_label(row.identity))
+BACKEND = Column("Backend", _field("backend", backend_label))
+PACKAGE = Column("Package", _field("backend_package"))
+METHOD = Column("Method", _field("method", method_label))
+BATCH = Column("Batch Size", _field("batch_size"))
+DATA_FORMAT = Column("Data Format", _field("data_format", data_format_label))
+DATASET = Column("Data Set", _field("dataset", dataset_label))
+RUNS = Column("Runs", lambda group: str(group.runs))
+EPOCH = Column("Speed/Epoch <br />(Lower is better)", _epoch_text)
+# Not in the seeds' tables, but shown where rows would otherwise look the same.
+TELL_APART = (
+    BACKEND, PACKAGE, MODEL, DATASET, BATCH, DATA_FORMAT, METHOD,
+    Column("Precision", _field("precision")), Column("Image Size", _field("image_size")),
+    Column("Epochs", _field("epochs")), Column("Warm-up", _field("warmup")),
+    Column("Steps/Epoch", _field("steps_per_epoch")),
+    Column("Keras Version", _field("keras_version")),
+    Column("Backend Version", _field("backend_version")),
+)
+
+
+def _unit(groups):
+    """What one sample of `groups` is: images, sequences, or samples where they mix."""
+    units = {group.unit for group in groups}
+    return units.pop() if len(units) == 1 else "samples"
+
+
+def _speed_column(groups):
+    return Column("Speed (%s/s)" % _unit(groups), lambda group: _number(group.speed))
+
+
+def _with_runs(values, groups):
+    """The run count column, where some row collapses repeated runs."""
+    return list(values) + ([RUNS] if any(g.runs > 1 for g in groups) else [])
+
+
+def _table(rows, columns, values, tell_apart=TELL_APART):
+    """One table line per row: `columns`, then those of `tell_apart` that some rows
+    need to look different (which also keeps the seeds' tables exactly theirs), then
+    the `values`."""
+    shown = list(columns)
+    visible = [tuple(column.cell(row) for column in shown) for row in rows]
+    headers = {column.header for column in shown}
+    for column in tell_apart:
+        if len(set(visible)) == len(visible):
+            break
+        if column.header in headers:
+            continue
+        cells = [column.cell(row) for row in rows]
+        if _splits(visible, cells):
+            shown.append(column)
+            visible = [line + (cell,) for line, cell in zip(visible, cells)]
+    body = [list(line) + [column.cell(row) for column in values]
+            for line, row in zip(visible, rows)]
+    return Table([column.header for column in shown + list(values)], body)
+
+
+def _splits(visible, cells):
+    """Whether `cells` differ between rows whose visible cells are the same."""
+    first = {}
+    return any(first.setdefault(line, cell) != cell for line, cell in zip(visible, cells))
+
+
+# The report
+
+def report(groups, failures, kind):
+    """The Markdown document as a list of blocks: Headings, Tables and paragraphs."""
+    blocks = [Heading(1, "Keras Benchmark Results"),
+              "%d successful runs in %d configurations; %d failed, skipped or interrupted."
+              % (sum(g.runs for g in groups), len(groups), len(failures))]
+    if kind in ("cnn", "all"):
+        blocks += _cnn_blocks([g for g in groups if kind_of(g.identity) == "cnn"])
+    if kind in ("rnn", "all"):
+        blocks += _rnn_blocks([g for g in groups if kind_of(g.identity) == "rnn"])
+    return blocks + _failure_blocks(failures)
+
+
+def _cnn_blocks(groups):
+    blocks = [Heading(2, "CNN Benchmarks")]
+    if not groups:
+        return blocks + ["No CNN results."]
+    training = [g for g in groups if not g.identity.get("inference")]
+    for label in _labels_in_order(training, model_label, _model_order):
+        blocks += _summary_blocks(label, [g for g in training if model_label(g.identity) == label])
+    for dataset in _labels_in_order(groups, lambda identity: identity.get("dataset"),
+                                    lambda identity: _rank(DATASETS, identity.get("dataset"))):
+        of_dataset = [g for g in groups if g.identity.get("dataset") == dataset]
+        columns = [INSTANCE, GPUS, MODEL, BACKEND, PACKAGE] + (
+            [METHOD] if dataset == "imagenet" else []) + [BATCH, DATA_FORMAT]
+        blocks += [Heading(3, "%s Dataset" % dataset_label(dataset)),
+                   Heading(4, "Configuration"), _configuration_table(of_dataset)]
+        blocks += _results_blocks(of_dataset, 4, columns, _speed_column)
+    return blocks + _comparison_blocks(groups) + _step_time_blocks(groups)
+
+
+def _rnn_blocks(groups):
+    blocks = [Heading(2, "RNN Benchmarks")]
+    if not groups:
+        return blocks + ["No RNN results."]
+    columns = [INSTANCE._replace(header="Instance"), GPUS._replace(header="GPUs"), DATASET]
+    blocks += [Heading(3, "Configuration"), _configuration_table(groups)]
+    blocks += _results_blocks(groups, 3, columns, lambda rows: EPOCH)
+    return blocks + _comparison_blocks(groups) + _step_time_blocks(groups)
+
+
+def _labels_in_order(groups, label, order):
+    """The distinct `label(identity)` of `groups`, ordered by `order(identity)`."""
+    first = {}
+    for group in groups:
+        first.setdefault(label(group.identity), order(group.identity))
+    return sorted(first, key=lambda name: (first[name], str(name)))
+
+
+def _summary_blocks(label, groups):
+    """The seed README's table: the fastest training speed per machine, package and data set."""
+    rows = _merge([g for g in groups if g.identity.get("dataset") in SUMMARY_COLUMNS],
+                  lambda g: _subset(g.identity, SUMMARY_FIELDS), lambda g: g.identity["dataset"])
+    if not rows:
+        return []
+    values = [Column(header, lambda row, dataset=dataset: _speed_of(row.members.get(dataset)))
+              for dataset, header in SUMMARY_COLUMNS.items()]
+    return [Heading(3, "Summary: %s" % label),
+            "The fastest training configuration per instance, GPU count and package "
+            "(%s/s); N/A where none ran." % _unit(groups),
+            _table(rows, [INSTANCE._replace(header="Instance"), GPUS, PACKAGE], values)]
+
+
+def _speed_of(group):
+    return _number(group.speed) if group else "N/A"
+
+
+def _results_blocks(groups, level, columns, value_column):
+    """'Results' for training and, where any ran, 'Inference Results'."""
+    blocks = []
+    for title, inference in (("Results", False), ("Inference Results", True)):
+        rows = [g for g in groups if bool(g.identity.get("inference")) == inference]
+        if rows:
+            blocks += [Heading(level, title),
+                       _table(rows, columns, _with_runs([value_column(rows)], rows))]
+    return blocks
+
+
+def _configuration_table(groups):
+    """The seeds' two-column table: data sets, models, versions, training methods."""
+    def listed(values, order=str):
+        return sorted({v for v in values if v is not None}, key=order)
+
+    identities = [g.identity for g in groups]
+    datasets = listed((i.get("dataset") for i in identities), lambda d: _rank(DATASETS, d))
+    rows = [["Data Set", [_dataset_link(d) for d in datasets]],
+            ["Model", _labels_in_order(groups, model_label, _model_order)],
+            ["Keras Version", listed(i.get("keras_version") for i in identities)]]
+    for backend in listed(i.get("backend") for i in identities):
+        rows.append(["%s Version" % backend_label(backend),
+                     listed(i.get("backend_version") for i in identities
+                            if i.get("backend") == backend)])
+    methods = listed((i.get("method") for i in identities), lambda m: _rank(METHODS, m))
+    rows.append(["Training Method", [method_label(m) for m in methods]])
+    return Table(["", ""], [[name, ", ".join(map(str, values)) or "N/A"] for name, values in rows])
+
+
+def _dataset_link(dataset):
+    link = DATASET_LINKS.get(dataset)
+    label = dataset_label(dataset)
+    return "[%s](%s)" % (label, link) if link else label
+
+
+def _comparison_blocks(groups):
+    """Each workload's backends side by side: speed, ratio to the fastest, run-to-run
+    spread, and final loss and accuracy, so that a backend that trains wrongly shows."""
+    workloads = OrderedDict()
+    for group in groups:
+        workloads.setdefault(workload_label(group.identity), []).append(group)
+    rows, ratio = [], {}
+    for members in workloads.values():
+        fastest = max(g.speed for g in members)
+        for group in sorted(members, key=lambda g: (-g.speed, g.key)):
+            rows.append(group)
+            ratio[group.key] = group.speed / fastest
+    values = [_speed_column(groups),
+              Column("vs Fastest", lambda g: "%.2f" % ratio[g.key]),
+              Column("Spread of Runs", lambda g: "-" if g.spread is None else "%.1f%%" % g.spread),
+              Column("Loss", lambda g: _metric(g.loss)),
+              Column("Accuracy", lambda g: _metric(g.accuracy)),
+              RUNS]
+    workload = Column("Workload", lambda g: workload_label(g.identity))
+    return [Heading(3, "Backend Comparison"),
+            "Per workload, fastest first; the spread is the standard deviation of the runs' "
+            "speeds relative to their mean.",
+            _table(rows, [workload, BACKEND, PACKAGE], values)]
+
+
+def _step_time_blocks(groups):
+    """Milliseconds per step, training beside inference (the seed talk's comparison)."""
+    rows = _merge(groups, lambda g: {k: v for k, v in g.identity.items() if k != "inference"},
+                  lambda g: "infer" if g.identity.get("inference") else "train")
+    values = [Column("%s (ms/step)" % title,
+                     lambda row, mode=mode: _number(row.members[mode].step_ms)
+                     if mode in row.members else "N/A")
+              for mode, title in (("train", "Train"), ("infer", "Infer"))]
+    columns = [MODEL, DATASET, INSTANCE, GPUS, BACKEND, PACKAGE, BATCH]
+    return [Heading(3, "Train and Inference Time per Step"),
+            "Median milliseconds per step; N/A where that mode was not run.",
+            _table(rows, columns, values)]
+
+
+def _failure_blocks(failures):
+    if not failures:
+        return []
+    columns = [Column("Status", lambda f: f.record["status"]),
+               INSTANCE._replace(header="Instance"), GPUS, MODEL, BACKEND, PACKAGE, DATASET]
+    values = [Column("Run", lambda f: f.record["run_id"]),
+              Column("Error", lambda f: _error_text(f.record))]
+    return [Heading(2, "Failed, Skipped and Interrupted Runs"),
+            "These runs count in no speed above.",
+            _table(failures, columns, values, tell_apart=())]
+
+
+def markdown(blocks):
+    text = []
+    for block in blocks:
+        if isinstance(block, Heading):
+            text.append("#" * block.level + " " + block.text)
+        elif isinstance(block, Table):
+            text.append(_markdown_table(block))
+        else:
+            text.append(block)
+    return "\n\n".join(text) + "\n"
+
+
+def _markdown_table(table):
+    """The one place a Table becomes Markdown: GitHub pipe tables, as in the seeds."""
+    rows = [[cell.replace("|", "\\|").replace("\n", " ") for cell in row] for row in table.rows]
+    return tabulate(rows, headers=table.headers, tablefmt="github", disable_numparse=True)
+
+
+# CSV and JSON: the numbers behind the tables, unrounded
+
+def export_rows(groups, failures):
+    rows = []
+    for group in groups:
+        row = dict(group.identity, kind=kind_of(group.identity), status="ok", runs=group.runs,
+                   unit=group.unit, speed_median=group.speed, speed_min=group.speed_min,
+                   speed_max=group.speed_max, speed_spread_pct=group.spread,
+                   step_ms_median=group.step_ms, epoch_seconds=group.epoch_seconds,
+                   loss=group.loss, accuracy=group.accuracy, run_ids=" ".join(group.run_ids))
+        rows.append(row)
+    for failure in failures:
+        rows.append(dict(failure.identity, kind=kind_of(failure.identity), runs=1,
+                         status=failure.record["status"], error=_error_text(failure.record),
+                         run_ids=failure.record["run_id"]))
+    return [OrderedDict((name, row.get(name)) for name in EXPORT_FIELDS) for row in rows]
+
+
+def render(output_format, groups, failures, unreadable, kind):
+    """The output text in `output_format` (md, csv or json)."""
+    if output_format == "md":
+        return markdown(report(groups, failures, kind))
+    rows = export_rows(groups, failures)
+    if output_format == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, EXPORT_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return buffer.getvalue()
+    return json.dumps({"rows": rows,
+                       "unreadable_files": [{"path": p, "reason": r} for p, r in unreadable]},
+                      indent=1) + "\n"
+
+
+# The chart
+
+def write_chart(groups, path):
+    """Draw training speed against the number of GPUs per backend and package, and
+    the speed of each workload per backend, into the PNG file `path`."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")  # files only: no display needed, none opened
+        from matplotlib import pyplot
+        from matplotlib.ticker import MaxNLocator
+    except ImportError:
+        raise MissingPackage("--chart needs matplotlib, which is not installed: "
+                             "pip install matplotlib")
+    training = [g for g in groups if not g.identity.get("inference")]
+    unit = _unit(training)
+    series = _merge(training, lambda g: _subset(g.identity, (
+        "backend", "backend_package", "model", "resnet_version", "resnet_layers", "dataset")),
+        lambda g: g.identity.get("gpus"))
+    workloads = _merge(training, lambda g: {"workload": workload_label(g.identity)},
+                       lambda g: "%s (%s)" % (backend_label(g.identity.get("backend")),
+                                              g.identity.get("backend_package")))
+    figure, (scaling, bars) = pyplot.subplots(
+        2, 1, figsize=(min(max(10, 0.6 * len(workloads)), 60), 12))
+    for row in series:
+        points = sorted((gpus, g.speed) for gpus, g in row.members.items() if _is_number(gpus))
+        scaling.plot([x for x, _ in points], [y for _, y in points], marker="o",
+                     label="%s %s: %s, %s" % (backend_label(row.identity["backend"]),
+                                              row.identity["backend_package"],
+                                              model_label(row.identity),
+                                              dataset_label(row.identity["dataset"])))
+    scaling.xaxis.set_major_locator(MaxNLocator(integer=True))
+    scaling.set_xlabel("Number of GPUs used (0 = CPU)")
+    scaling.set_ylabel("Training speed (%s/s, log scale)" % unit)
+    scaling.set_title("Training speed by number of GPUs, per backend and package")
+    names = sorted({name for row in workloads for name in row.members})
+    width = 0.8 / max(len(names), 1)
+    for offset, name in enumerate(names):
+        placed = [(at, row.members[name].speed) for at, row in enumerate(workloads)
+                  if name in row.members]
+        bars.bar([at + offset * width for at, _ in placed], [s for _, s in placed], width,
+                 label=name)
+    bars.set_xticks([at + 0.4 - width / 2 for at in range(len(workloads))])
+    bars.set_xticklabels([row.identity["workload"] for row in workloads],
+                         rotation=30, ha="right", fontsize=7)
+    if training:
+        # Speeds span orders of magnitude (an MLP against ResNet50): a linear axis hides the slow.
+        for axes in (scaling, bars):
+            axes.set_yscale("log")
+            axes.legend(fontsize=7)
+    else:
+        scaling.text(0.5, 0.5, "No successful training runs", ha="center",
+                     transform=scaling.transAxes)
+    bars.set_xlabel("Workload")
+    bars.set_ylabel("Training speed (%s/s, log scale)" % unit)
+    bars.set_title("Training speed per workload and backend")
+    figure.tight_layout()
+    try:
+        figure.savefig(path, dpi=100)
+    except OSError as error:
+        raise CollectError("cannot write the chart: %s" % error)
+    finally:
+        pyplot.close(figure)
+
+
+# Command line
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="collect", description="Tabulate a folder of benchmark result files.")
+    parser.add_argument("folder", help="folder of result files (searched recursively)")
+    parser.add_argument("--kind", choices=("cnn", "rnn", "all"), default="all",
+                        help="image models (cnn, MLP included), the LSTM (rnn), or both")
+    parser.add_argument("--format", dest="output_format", choices=("md", "csv", "json"),
+                        default="md", help="Markdown tables, or the numbers behind them")
+    parser.add_argument("--chart", metavar="PATH.png", help="also draw the speeds into this PNG")
+    return parser
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    if tabulate is None:
+        sys.stderr.write("collect: the 'tabulate' package is required: pip install tabulate\n")
+        return 2
+    try:
+        records, unreadable = load(args.folder)
+        for path, reason in unreadable:
+            sys.stderr.write("collect: skipped %s: %s\n" % (path, reason))
+        records = [r for r in records if args.kind in ("all", kind_of(r["config"]))]
+        groups = collapse([r for r in records if r["status"] == "ok"])
+        failures = failures_of([r for r in records if r["status"] != "ok"])
+        # The chart comes first so that a missing matplotlib stops before any output.
+        if args.chart:
+            write_chart(groups, args.chart)
+        sys.stdout.write(render(args.output_format, groups, failures, unreadable, args.kind))
+    except CollectError as error:
+        sys.stderr.write("collect: %s\n" % error)
+        return error.exit_status
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,477 @@
+"""The collector: result files in, the seeds' tables out.
+
+The golden tests write the seeds' own rows (../shared/seeds/000 and 001) as
+result records and compare the rendered Markdown exactly.
+"""
+import csv
+import io
+import itertools
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from harness import collect, schema
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BACKEND_VERSIONS = {"mxnet": "1.1.0", "tensorflow": "1.7.0", "jax": "0.10.2", "torch": "2.13.0"}
+_numbers = itertools.count(1)
+
+
+def record(model="resnet50", backend="mxnet", package="mxnet-mkl", instance="C5.18xLarge",
+           gpus=0, batch_size=32, data_format="channels_first", dataset="synthetic", speed=None,
+           step_ms=None, epoch_seconds=None, status="ok", keras_version="2.1.5", loss=6.9,
+           accuracy=0.001, error=None, **config):
+    """A record as the runner writes it. Give `speed` (samples/s) or, as the RNN
+    table does, `step_ms` and `epoch_seconds`; the other figures follow from them."""
+    number = next(_numbers)
+    run_id = "run%08d" % number
+    steps, epochs = 20, 3
+    spec = {"model": model, "backend": backend, "dataset": dataset, "data_dir": None,
+            "batch_size": batch_size, "epochs": epochs, "warmup": 1, "steps_per_epoch": steps,
+            "method": "fit", "inference": False, "data_format": data_format, "gpus": gpus,
+            "precision": "float32", "seed": 1234, "out": "results", "instance": instance,
+            "run_id": run_id, "resnet_version": 1, "resnet_layers": 20, "image_size": 224}
+    spec.update(config)
+    result = schema.new_record(spec, ["python", "-m", "harness", model], run_id)
+    result.update(
+        status=status,
+        started_at="2026-03-01T10:%02d:%02d.%06d+00:00" % (number // 60 % 60, number % 60, number),
+        finished_at="2026-03-01T11:00:00+00:00",
+        environment={"keras_version": keras_version, "backend": backend,
+                     "backend_version": BACKEND_VERSIONS[backend], "backend_package": package,
+                     "python": "3.6.9", "platform": "Linux", "cpu_model": "Intel Xeon Platinum",
+                     "cpu_cores": 72, "memory_bytes": 144 << 30, "gpus": [], "cuda": None,
+                     "cudnn": None, "image": None, "git_commit": "0" * 40,
+                     "packages": {package: BACKEND_VERSIONS[backend], "keras": keras_version}})
+    if status == "ok":
+        step_ms = step_ms or 1000.0 * batch_size / speed
+        speed = speed or 1000.0 * batch_size / step_ms
+        epoch_seconds = epoch_seconds or steps * step_ms / 1000.0
+        unit = "sequences" if model == "lstm" else "images"
+        throughput = dict(median=speed, mean=speed, min=0.9 * speed, max=1.1 * speed,
+                          stdev=0.05 * speed, n=steps * epochs, overall=0.98 * speed)
+        result["metrics"] = {
+            "unit": unit, "throughput": throughput,
+            "step_ms": dict(median=step_ms, mean=step_ms, min=0.9 * step_ms, max=1.1 * step_ms,
+                            stdev=0.05 * step_ms, n=steps * epochs),
+            "measured": {"epochs": epochs, "steps": steps * epochs,
+                         "samples": steps * epochs * batch_size, "seconds": epochs * epoch_seconds},
+            "warmup": {"epochs": 1, "steps": steps, "samples": steps * batch_size,
+                       "seconds": 3 * epoch_seconds, "first_epoch_s": 3 * epoch_seconds,
+                       "first_step_s": 2.5},
+            "loss": loss, "accuracy": accuracy}
+    else:
+        result["error"] = error or {"type": "RuntimeError", "message": "it broke",
+                                    "traceback": "Traceback (most recent call last): ..."}
+    return result
+
+
+def write(folder, *records):
+    for one in records:
+        schema.write(one, str(folder))
+    return str(folder)
+
+
+def run(folder, *options):
+    """collect.main in this process: (exit status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err
+    try:
+        status = collect.main([str(folder)] + list(options))
+    finally:
+        sys.stdout, sys.stderr = saved
+    return status, out.getvalue(), err.getvalue()
+
+
+def section(markdown, *headings):
+    """The text under the last of `headings` (each found after the one before it),
+    up to the next heading."""
+    at = 0
+    for heading in headings:
+        at = markdown.index("\n" + heading + "\n", at) + len(heading) + 2
+    following = markdown.find("\n#", at)
+    return markdown[at:following if following >= 0 else None].strip()
+
+
+def table(markdown, *headings):
+    """The Markdown table under `headings`."""
+    lines = section(markdown, *headings).splitlines()
+    return "\n".join(line for line in lines if line.startswith("|"))
+
+
+# The seeds' tables, rebuilt
+
+def test_cifar10_results_are_the_seeds_rows(tmp_path):
+    seed_rows = (  # model, backend, package, instance, GPUs, batch size, data format, images/s
+        ("cnn", "mxnet", "mxnet-mkl", "C5.xLarge", 0, 32, "channels_last", 253.2),
+        ("cnn", "mxnet", "mxnet-mkl", "C5.xLarge", 0, 32, "channels_first", 222.8),
+        ("cnn", "tensorflow", "tensorflow", "C5.xLarge", 0, 32, "channels_last", 309.4),
+        ("cnn", "tensorflow", "tensorflow", "C5.xLarge", 0, 32, "channels_first", 101.1),
+        ("resnet50", "tensorflow", "tensorflow", "C5.18xLarge", 0, 32, "channels_last", 59),
+        ("resnet50", "mxnet", "mxnet-mkl", "C5.18xLarge", 0, 32, "channels_first", 87.3),
+        ("resnet50", "tensorflow", "tensorflow-gpu", "P3.8xLarge", 4, 128, "channels_last", 1020),
+        ("resnet50", "mxnet", "mxnet-cu90", "P3.8xLarge", 4, 128, "channels_first", 1791.6))
+    folder = write(tmp_path, *[record(*row[:7], dataset="cifar10", speed=row[7])
+                               for row in seed_rows])
+    status, markdown, errors = run(folder)
+    assert (status, errors) == (0, "")
+    assert table(markdown, "### CIFAR-10 Dataset", "#### Configuration") == """\
+|                    |                                                         |
+|--------------------|---------------------------------------------------------|
+| Data Set           | [CIFAR-10](https://www.cs.toronto.edu/~kriz/cifar.html) |
+| Model              | Simple CNN, ResNet50V1                                  |
+| Keras Version      | 2.1.5                                                   |
+| MXNet Version      | 1.1.0                                                   |
+| TensorFlow Version | 1.7.0                                                   |
+| Training Method    | `fit`                                                   |"""
+    assert table(markdown, "### CIFAR-10 Dataset", "#### Results") == """\
+| Instance Type   | GPU used   | Model      | Backend    | Package        | Batch Size   | Data Format   | Speed (images/s)   |
+|-----------------|------------|------------|------------|----------------|--------------|---------------|--------------------|
+| C5.18xLarge     | 0          | ResNet50V1 | MXNet      | mxnet-mkl      | 32           | channel first | 87                 |
+| C5.18xLarge     | 0          | ResNet50V1 | TensorFlow | tensorflow     | 32           | channel last  | 59                 |
+| C5.xLarge       | 0          | Simple CNN | MXNet      | mxnet-mkl      | 32           | channel first | 223                |
+| C5.xLarge       | 0          | Simple CNN | MXNet      | mxnet-mkl      | 32           | channel last  | 253                |
+| C5.xLarge       | 0          | Simple CNN | TensorFlow | tensorflow     | 32           | channel first | 101                |
+| C5.xLarge       | 0          | Simple CNN | TensorFlow | tensorflow     | 32           | channel last  | 309                |
+| P3.8xLarge      | 4          | ResNet50V1 | MXNet      | mxnet-cu90     | 128          | channel first | 1792               |
+| P3.8xLarge      | 4          | ResNet50V1 | TensorFlow | tensorflow-gpu | 128          | channel last  | 1020               |"""
+
+
+def test_synthetic_results_are_the_seeds_rows(tmp_path):
+    folder = write(tmp_path, *[
+        record("resnet50", backend, package, instance, gpus, batch, speed=speed)
+        for instance, gpus, batch, tensorflow_speed, mxnet_speed in (
+            ("C5.18xLarge", 0, 32, 4.0, 9.0), ("P3.8xLarge", 1, 32, 198, 229),
+            ("P3.8xLarge", 4, 128, 448, 728), ("P3.16xLarge", 8, 256, 346, 963))
+        for backend, package, speed in (
+            ("tensorflow", "tensorflow" if gpus == 0 else "tensorflow-gpu", tensorflow_speed),
+            ("mxnet", "mxnet-mkl" if gpus == 0 else "mxnet-cu90", mxnet_speed))])
+    status, markdown, _ = run(folder)
+    assert status == 0
+    assert table(markdown, "### Synthetic Dataset", "#### Results") == """\
+| Instance Type   | GPU used   | Model      | Backend    | Package        | Batch Size   | Data Format   | Speed (images/s)   |
+|-----------------|------------|------------|------------|----------------|--------------|---------------|--------------------|
+| C5.18xLarge     | 0          | ResNet50V1 | MXNet      | mxnet-mkl      | 32           | channel first | 9                  |
+| C5.18xLarge     | 0          | ResNet50V1 | TensorFlow | tensorflow     | 32           | channel first | 4                  |
+| P3.8xLarge      | 1          | ResNet50V1 | MXNet      | mxnet-cu90     | 32           | channel first | 229                |
+| P3.8xLarge      | 1          | ResNet50V1 | TensorFlow | tensorflow-gpu | 32           | channel first | 198                |
+| P3.8xLarge      | 4          | ResNet50V1 | MXNet      | mxnet-cu90     | 128          | channel first | 728                |
+| P3.8xLarge      | 4          | ResNet50V1 | TensorFlow | tensorflow-gpu | 128          | channel first | 448                |
+| P3.16xLarge     | 8          | ResNet50V1 | MXNet      | mxnet-cu90     | 256          | channel first | 963                |
+| P3.16xLarge     | 8          | ResNet50V1 | TensorFlow | tensorflow-gpu | 256          | channel first | 346                |"""
+
+
+def test_summary_is_the_seed_readmes_table_of_fastest_configurations(tmp_path):
+    # The seed's MXNet rows, slower variants included: the summary keeps the fastest.
+    seed_rows = (  # instance, GPUs, batch size, data set, data format, method, images/s
+        ("C5.18xLarge", 0, 32, "cifar10", "channels_first", "fit", 87),
+        ("C5.18xLarge", 0, 32, "cifar10", "channels_last", "fit", 48),
+        ("P3.8xLarge", 4, 128, "cifar10", "channels_first", "fit", 1792),
+        ("P3.16xLarge", 8, 256, "cifar10", "channels_first", "fit", 1618),
+        ("P3.8xLarge", 1, 32, "imagenet", "channels_first", "train_on_batch", 165),
+        ("P3.8xLarge", 1, 32, "imagenet", "channels_first", "generator", 73),
+        ("P3.8xLarge", 4, 128, "imagenet", "channels_first", "train_on_batch", 538),
+        ("P3.16xLarge", 8, 256, "imagenet", "channels_first", "train_on_batch", 728),
+        ("C5.18xLarge", 0, 32, "synthetic", "channels_first", "fit", 9),
+        ("C5.18xLarge", 0, 32, "synthetic", "channels_last", "fit", 3),
+        ("P3.8xLarge", 1, 32, "synthetic", "channels_first", "fit", 229),
+        ("P3.8xLarge", 1, 32, "synthetic", "channels_last", "fit", 18),
+        ("P3.8xLarge", 4, 128, "synthetic", "channels_first", "fit", 728),
+        ("P3.16xLarge", 8, 256, "synthetic", "channels_first", "fit", 963))
+    folder = write(tmp_path, *[
+        record("resnet50", "mxnet", "mxnet-mkl" if gpus == 0 else "mxnet-cu90", instance, gpus,
+               batch_size, data_format, dataset, speed, method=method)
+        for instance, gpus, batch_size, dataset, data_format, method, speed in seed_rows])
+    status, markdown, _ = run(folder, "--kind", "cnn")
+    assert status == 0
+    assert table(markdown, "### Summary: ResNet50V1") == """\
+| Instance    | GPU used   | Package    | CIFAR-10   | ImageNet   | Synthetic Data   |
+|-------------|------------|------------|------------|------------|------------------|
+| C5.18xLarge | 0          | mxnet-mkl  | 87         | N/A        | 9                |
+| P3.8xLarge  | 1          | mxnet-cu90 | N/A        | 165        | 229              |
+| P3.8xLarge  | 4          | mxnet-cu90 | 1792       | 538        | 728              |
+| P3.16xLarge | 8          | mxnet-cu90 | 1618       | 728        | 963              |"""
+    assert table(markdown, "### ImageNet Dataset", "#### Results") == """\
+| Instance Type   | GPU used   | Model      | Backend   | Package    | Method           | Batch Size   | Data Format   | Speed (images/s)   |
+|-----------------|------------|------------|-----------|------------|------------------|--------------|---------------|--------------------|
+| P3.8xLarge      | 1          | ResNet50V1 | MXNet     | mxnet-cu90 | `train_on_batch` | 32           | channel first | 165                |
+| P3.8xLarge      | 1          | ResNet50V1 | MXNet     | mxnet-cu90 | `fit_generator`  | 32           | channel first | 73                 |
+| P3.8xLarge      | 4          | ResNet50V1 | MXNet     | mxnet-cu90 | `train_on_batch` | 128          | channel first | 538                |
+| P3.16xLarge     | 8          | ResNet50V1 | MXNet     | mxnet-cu90 | `train_on_batch` | 256          | channel first | 728                |"""
+
+
+def seed_rnn_records():
+    """The seed README's LSTM runs: MXNet, batch 128, on C5.xLarge and P3.8xLarge."""
+    return [record("lstm", "mxnet", "mxnet-mkl" if gpus == 0 else "mxnet-cu90",
+                   "C5.xLarge" if gpus == 0 else "P3.8xLarge", gpus, 128, "channels_last",
+                   dataset, step_ms=step_ms, epoch_seconds=seconds, loss=3.1, accuracy=0.15)
+            for dataset, gpus, seconds, step_ms in (
+                ("synthetic", 0, 91.2, 2.04), ("synthetic", 1, 12.8, 0.2638),
+                ("synthetic", 4, 12.1, 0.241), ("nietzsche", 0, 352.4, 2.0),
+                ("nietzsche", 1, 53, 0.265), ("nietzsche", 4, 47, 0.2355),
+                ("wikitext2", 0, 6410, 1.97), ("wikitext2", 1, 882, 0.264),
+                ("wikitext2", 4, 794, 0.235))]
+
+
+SEED_RNN_TABLE = """\
+| Instance   | GPUs   | Data Set   | Speed/Epoch <br />(Lower is better)   |
+|------------|--------|------------|---------------------------------------|
+| C5.xLarge  | 0      | Synthetic  | 91 sec - 2ms/step                     |
+| P3.8xLarge | 1      | Synthetic  | 13 sec - 264us/step                   |
+| P3.8xLarge | 4      | Synthetic  | 12 sec - 241us/step                   |
+| C5.xLarge  | 0      | Nietzsche  | 352 sec - 2ms/step                    |
+| P3.8xLarge | 1      | Nietzsche  | 53 sec - 265us/step                   |
+| P3.8xLarge | 4      | Nietzsche  | 47 sec - 236us/step                   |
+| C5.xLarge  | 0      | WikiText-2 | 6410 sec - 2ms/step                   |
+| P3.8xLarge | 1      | WikiText-2 | 882 sec - 264us/step                  |
+| P3.8xLarge | 4      | WikiText-2 | 794 sec - 235us/step                  |"""
+
+
+def test_rnn_table_is_the_seeds(tmp_path):
+    status, markdown, _ = run(write(tmp_path, *seed_rnn_records()))
+    assert status == 0
+    assert table(markdown, "## RNN Benchmarks", "### Results") == SEED_RNN_TABLE
+
+
+def test_rows_that_would_look_alike_gain_the_column_that_tells_them_apart(tmp_path):
+    jax = record("lstm", "jax", "jax", "C5.xLarge", 0, 128, "channels_last", "synthetic",
+                 step_ms=1.6, epoch_seconds=75, keras_version="3.15.1")
+    status, markdown, _ = run(write(tmp_path, jax, *seed_rnn_records()[:2]))
+    assert status == 0
+    assert table(markdown, "## RNN Benchmarks", "### Results") == """\
+| Instance   | GPUs   | Data Set   | Backend   | Speed/Epoch <br />(Lower is better)   |
+|------------|--------|------------|-----------|---------------------------------------|
+| C5.xLarge  | 0      | Synthetic  | JAX       | 75 sec - 2ms/step                     |
+| C5.xLarge  | 0      | Synthetic  | MXNet     | 91 sec - 2ms/step                     |
+| P3.8xLarge | 1      | Synthetic  | MXNet     | 13 sec - 264us/step                   |"""
+
+
+# Repeats, comparisons, failures
+
+def test_repeated_runs_are_one_row_with_their_median_and_count(tmp_path):
+    folder = write(tmp_path, *[record(speed=speed, seed=seed)
+                               for speed, seed in ((8.0, 1), (9.5, 2), (9.1, 3))])
+    write(tmp_path, record(batch_size=64, speed=10.2))  # another configuration
+    status, markdown, _ = run(folder)
+    assert status == 0
+    assert table(markdown, "### Synthetic Dataset", "#### Results") == """\
+| Instance Type   | GPU used   | Model      | Backend   | Package   | Batch Size   | Data Format   | Speed (images/s)   | Runs   |
+|-----------------|------------|------------|-----------|-----------|--------------|---------------|--------------------|--------|
+| C5.18xLarge     | 0          | ResNet50V1 | MXNet     | mxnet-mkl | 32           | channel first | 9.1                | 3      |
+| C5.18xLarge     | 0          | ResNet50V1 | MXNet     | mxnet-mkl | 64           | channel first | 10                 | 1      |"""
+
+
+def test_backend_comparison_gives_ratio_to_fastest_spread_loss_and_accuracy(tmp_path):
+    folder = write(
+        tmp_path,
+        *[record("mlp", "jax", "jax", "2-core Intel Xeon", 0, 128, "channels_last", speed=speed,
+                 keras_version="3.15.1", loss=0.52, accuracy=0.84) for speed in (4000, 4400)])
+    write(folder, record("mlp", "torch", "torch", "2-core Intel Xeon", 0, 128, "channels_last",
+                         speed=2100, keras_version="3.15.1", loss=14.5, accuracy=0.1))
+    status, markdown, _ = run(folder)
+    assert status == 0
+    assert table(markdown, "## CNN Benchmarks", "### Backend Comparison") == """\
+| Workload                                                               | Backend   | Package   | Speed (images/s)   | vs Fastest   | Spread of Runs   | Loss   | Accuracy   | Runs   |
+|------------------------------------------------------------------------|-----------|-----------|--------------------|--------------|------------------|--------|------------|--------|
+| MLP, Synthetic, train, 2-core Intel Xeon, CPU, batch 128, channel last | JAX       | jax       | 4200               | 1.00         | 6.7%             | 0.52   | 0.84       | 2      |
+| MLP, Synthetic, train, 2-core Intel Xeon, CPU, batch 128, channel last | PyTorch   | torch     | 2100               | 0.50         | -                | 14.5   | 0.1        | 1      |"""
+
+
+def test_train_and_inference_step_times_side_by_side(tmp_path):
+    folder = write(
+        tmp_path,
+        record("cnn", "jax", "jax", "2-core Intel Xeon", 0, 32, "channels_last", step_ms=41.5,
+               keras_version="3.15.1"),
+        record("cnn", "jax", "jax", "2-core Intel Xeon", 0, 32, "channels_last", step_ms=9.2,
+               keras_version="3.15.1", inference=True, loss=None, accuracy=None),
+        record("cnn", "torch", "torch", "2-core Intel Xeon", 0, 32, "channels_last", step_ms=63,
+               keras_version="3.15.1"))
+    status, markdown, _ = run(folder)
+    assert status == 0
+    assert table(markdown, "## CNN Benchmarks", "### Train and Inference Time per Step") == """\
+| Model      | Data Set   | Instance Type     | GPU used   | Backend   | Package   | Batch Size   | Train (ms/step)   | Infer (ms/step)   |
+|------------|------------|-------------------|------------|-----------|-----------|--------------|-------------------|-------------------|
+| Simple CNN | Synthetic  | 2-core Intel Xeon | 0          | JAX       | jax       | 32           | 42                | 9.2               |
+| Simple CNN | Synthetic  | 2-core Intel Xeon | 0          | PyTorch   | torch     | 32           | 63                | N/A               |"""
+    inference = table(markdown, "### Synthetic Dataset", "#### Inference Results").splitlines()
+    assert len(inference) == 3 and "| JAX " in inference[2]
+
+
+def test_failed_skipped_and_interrupted_runs_are_listed_and_never_in_a_speed(tmp_path):
+    interrupted = record(status="interrupted", error={"type": "KeyboardInterrupt", "message": ""})
+    # Whatever an unfinished run measured, it must not reach a speed.
+    interrupted["metrics"] = record(speed=5000)["metrics"]
+    folder = write(
+        tmp_path, record(speed=9.0), interrupted,
+        record(status="error", error={
+            "type": "ResourceExhaustedError", "traceback": "...",
+            "message": "OOM when allocating tensor | shape [256,3,224,224]\nmore detail"}),
+        record("resnet50", "jax", "jax", status="skipped",
+               error={"type": "Unsupported", "message": "channels_first is not supported on CPU"}))
+    status, markdown, _ = run(folder)
+    assert status == 0
+    assert table(markdown, "### Synthetic Dataset", "#### Results").splitlines()[2:] == [
+        "| C5.18xLarge     | 0          | ResNet50V1 | MXNet     | mxnet-mkl | 32           "
+        "| channel first | 9                  |"]
+    failed = table(markdown, "## Failed, Skipped and Interrupted Runs").splitlines()
+    assert [line.split("|")[1].strip() for line in failed[2:]] == [
+        "error", "skipped", "interrupted"]
+    # One line of the message, its pipe escaped so that the table holds.
+    assert "ResourceExhaustedError: OOM when allocating tensor \\| shape [256,3,224,224] |" \
+        in failed[2]
+    assert "Unsupported: channels_first is not supported on CPU" in failed[3]
+    assert "KeyboardInterrupt: " in failed[4]
+    assert "5000" not in markdown
+
+
+# Bad input
+
+def test_unreadable_files_are_named_with_the_reason_and_the_rest_renders(tmp_path):
+    folder = write(tmp_path, record(speed=9.0))
+    good = os.path.join(folder, sorted(os.listdir(folder))[0])
+    with open(good) as f:
+        text = f.read()
+    files = {"malformed.json": "{not json", "truncated.json": text[:len(text) // 2],
+             "old.json": text.replace('"schema_version": 1', '"schema_version": 0'),
+             "no_speed.json": text.replace('"throughput"', '"throughput_old"'),
+             "empty.json": ""}
+    for name, content in files.items():
+        with open(os.path.join(folder, name), "w") as f:
+            f.write(content)
+    status, markdown, errors = run(folder)
+    assert status == 0
+    lines = errors.splitlines()
+    assert len(lines) == len(files)
+    for name, reason in (("malformed.json", "not valid JSON"), ("truncated.json", "not valid JSON"),
+                         ("old.json", "schema version 0"), ("no_speed.json", "metrics"),
+                         ("empty.json", "not valid JSON")):
+        assert any(os.path.join(folder, name) in line and reason in line for line in lines), name
+    assert "| channel first | 9 " in markdown
+
+
+def test_the_same_run_twice_counts_once(tmp_path):
+    folder = write(tmp_path, record(speed=9.0))
+    original = os.path.join(folder, os.listdir(folder)[0])
+    os.mkdir(os.path.join(folder, "copied"))
+    with open(original) as f, open(os.path.join(folder, "copied", "again.json"), "w") as g:
+        g.write(f.read())
+    status, markdown, errors = run(folder)
+    assert status == 0
+    assert "again.json: the same run as" in errors
+    assert "Runs" not in table(markdown, "### Synthetic Dataset", "#### Results")
+
+
+def _only_bad(path):
+    (path / "broken.json").write_text("[")
+    return path
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda path: path / "absent", "no such folder"),
+    (lambda path: path, "no result files"),
+    (_only_bad, "none of the 1 result files"),
+])
+def test_nothing_to_collect_is_a_clear_error(tmp_path, make, message):
+    status, markdown, errors = run(make(tmp_path))
+    assert status == 1
+    assert markdown == ""
+    assert message in errors.splitlines()[-1]
+
+
+# Output formats, the chart, the command line
+
+def test_csv_and_json_hold_the_unrounded_numbers(tmp_path):
+    folder = write(tmp_path, record(speed=8.0, seed=1), record(speed=9.25, seed=2),
+                   record(status="error"))
+    status, text, _ = run(folder, "--format", "csv")
+    assert status == 0
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [(r["status"], r["runs"], r["speed_median"]) for r in rows] == [
+        ("ok", "2", "8.625"), ("error", "1", "")]
+    assert rows[0]["backend_package"] == "mxnet-mkl"
+    assert rows[1]["error"] == "RuntimeError: it broke"
+    status, text, _ = run(folder, "--format", "json")
+    document = json.loads(text)
+    assert document["rows"][0]["speed_min"] == 8.0 and document["rows"][0]["gpus"] == 0
+    assert document["unreadable_files"] == []
+
+
+def test_kind_selects_the_cnn_or_the_rnn_part(tmp_path):
+    folder = write(tmp_path, record(speed=9.0), *seed_rnn_records()[:1])
+    _, rnn_only, _ = run(folder, "--kind", "rnn")
+    _, cnn_only, _ = run(folder, "--kind", "cnn")
+    assert "## RNN Benchmarks" in rnn_only and "CNN Benchmarks" not in rnn_only
+    assert "## CNN Benchmarks" in cnn_only and "RNN Benchmarks" not in cnn_only
+
+
+def test_output_does_not_depend_on_the_order_of_files(tmp_path):
+    records = seed_rnn_records() + [record(speed=s, seed=s) for s in (8, 9, 10)]
+    forward = write(tmp_path / "forward", *records)
+    for one in records:  # the same runs, started in the opposite order
+        one["started_at"] = "2026-04-%02dT00:00:00+00:00" % (28 - records.index(one))
+    backward = write(tmp_path / "backward", *records)
+    assert run(forward)[1] == run(backward)[1]
+
+
+def test_chart_is_a_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    folder = write(tmp_path / "results", *seed_rnn_records() + [
+        record(speed=9.0), record(package="mxnet-cu90", instance="P3.8xLarge", gpus=1, speed=229),
+        record("resnet50", "tensorflow", "tensorflow-gpu", "P3.8xLarge", 1, speed=198)])
+    chart = str(tmp_path / "speed.png")
+    status, markdown, _ = run(folder, "--chart", chart)
+    assert status == 0 and "## CNN Benchmarks" in markdown
+    with open(chart, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    from matplotlib import image
+    height, width, _ = image.imread(chart).shape
+    assert width > 500 and height > 500
+
+
+def _run_script(*arguments, prelude=""):
+    """The collector as a user runs it, optionally after `prelude` (Python) has run."""
+    command = [sys.executable, "-c", prelude + "\nimport runpy, sys\nsys.argv = sys.argv[1:]\n"
+               "runpy.run_path(sys.argv[0], run_name='__main__')",
+               "harness/collect.py"] if prelude else [sys.executable, "harness/collect.py"]
+    return subprocess.run(command + list(arguments), cwd=ROOT, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True)
+
+
+def test_runs_as_a_script_and_as_a_module(tmp_path):
+    folder = write(tmp_path, *seed_rnn_records())
+    script = _run_script(folder)
+    module = subprocess.run([sys.executable, "-m", "harness.collect", folder], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    assert (script.returncode, script.stderr) == (0, "")
+    assert SEED_RNN_TABLE in script.stdout
+    assert module.stdout == script.stdout
+
+
+def test_imports_no_framework_and_nothing_that_might(tmp_path):
+    check = ("import sys, harness.collect\n"
+             "loaded = [m for m in ('tensorflow', 'jax', 'torch', 'mxnet', 'theano', 'cntk',"
+             " 'keras', 'numpy', 'harness.spec', 'harness.datasets', 'matplotlib')"
+             " if m in sys.modules]\n"
+             "assert not loaded, loaded")
+    subprocess.run([sys.executable, "-c", check], cwd=ROOT, check=True)
+
+
+def test_missing_tabulate_is_one_line_and_exit_2(tmp_path):
+    folder = write(tmp_path, record(speed=9.0))
+    result = _run_script(folder, prelude="import sys; sys.modules['tabulate'] = None")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == "collect: the 'tabulate' package is required: pip install tabulate\n"
+
+
+def test_chart_without_matplotlib_says_so_and_writes_nothing(tmp_path):
+    folder = write(tmp_path / "results", record(speed=9.0))
+    chart = str(tmp_path / "speed.png")
+    result = _run_script(folder, "--chart", chart,
+                         prelude="import sys; sys.modules['matplotlib'] = None")
+    assert result.returncode == 2 and result.stdout == ""
+    assert "needs matplotlib" in result.stderr
+    assert not os.path.exists(chart)

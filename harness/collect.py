@@ -53,9 +53,13 @@ SUMMARY_FIELDS = ("instance", "gpus", "backend", "backend_package", "keras_versi
 
 # Two runs are repeats of one configuration when everything in their config is
 # equal except what only names or places a run (a repeat may well use another
-# seed), and they ran on the same software.
-IGNORED_CONFIG = ("run_id", "out", "seed", "data_dir")
+# seed; data_provenance holds the data files' paths on that machine), and they
+# ran on the same software.
+IGNORED_CONFIG = ("run_id", "out", "seed", "data_dir", "data_provenance")
 ENVIRONMENT_IDENTITY = ("backend_package", "backend_version", "keras_version")
+# A training and an inference run are compared per step even when they were
+# measured for different lengths.
+PAIR_IGNORED = ("inference", "epochs", "warmup", "steps_per_epoch")
 
 # What --format csv and json write per row: one row per configuration of
 # successful runs, one per failed, skipped or interrupted run.
@@ -178,8 +182,6 @@ def configuration(record):
     environment = record["environment"]
     for name in ENVIRONMENT_IDENTITY:
         identity[name] = environment.get(name)
-    if identity.get("instance") is None:
-        identity["instance"] = environment.get("instance")
     return identity
 
 
@@ -225,7 +227,8 @@ def _subset(identity, fields):
     return {name: identity.get(name) for name in fields}
 
 
-# Ordering: the seeds list by data set, then GPUs, instance, model and backend.
+# Ordering: the seeds list by data set, then GPUs, instance, model and backend;
+# training before inference.
 
 def _rank(known, value):
     return (known.index(value), "") if value in known else (len(known), str(value))
@@ -238,9 +241,10 @@ def _number_first(value):
 def _order(row):
     i = row.identity
     return (_rank(DATASETS, i.get("dataset")), _number_first(i.get("gpus")), str(i.get("instance")),
-            _model_order(i), str(i.get("backend")), str(i.get("backend_package")),
-            _number_first(i.get("batch_size")), str(i.get("data_format")),
-            _rank(METHODS, i.get("method")), str(i.get("precision")), row.key)
+            _model_order(i), bool(i.get("inference")), str(i.get("backend")),
+            str(i.get("backend_package")), _number_first(i.get("batch_size")),
+            str(i.get("data_format")), _rank(METHODS, i.get("method")), str(i.get("precision")),
+            row.key)
 
 
 def _model_order(identity):
@@ -288,7 +292,7 @@ def _epoch_text(group):
     """The seed's RNN cell, '13 sec - 264us/step': seconds per epoch, median step time."""
     step_ms = group.step_ms
     step = "%dus" % round(step_ms * 1000) if step_ms < 1 else "%dms" % round(step_ms)
-    return "%d sec - %s/step" % (round(group.epoch_seconds), step)
+    return "%s sec - %s/step" % (_number(group.epoch_seconds), step)
 
 
 def _devices(gpus):
@@ -522,7 +526,7 @@ def _comparison_blocks(groups):
 
 def _step_time_blocks(groups):
     """Milliseconds per step, training beside inference (the seed talk's comparison)."""
-    rows = _merge(groups, lambda g: {k: v for k, v in g.identity.items() if k != "inference"},
+    rows = _merge(groups, lambda g: {k: v for k, v in g.identity.items() if k not in PAIR_IGNORED},
                   lambda g: "infer" if g.identity.get("inference") else "train")
     values = [Column("%s (ms/step)" % title,
                      lambda row, mode=mode: _number(row.members[mode].step_ms)

@@ -23,12 +23,12 @@ _numbers = itertools.count(1)
 def record(model="resnet50", backend="mxnet", package="mxnet-mkl", instance="C5.18xLarge",
            gpus=0, batch_size=32, data_format="channels_first", dataset="synthetic", speed=None,
            step_ms=None, epoch_seconds=None, status="ok", keras_version="2.1.5", loss=6.9,
-           accuracy=0.001, error=None, **config):
+           accuracy=0.001, error=None, epochs=3, **config):
     """A record as the runner writes it. Give `speed` (samples/s) or, as the RNN
     table does, `step_ms` and `epoch_seconds`; the other figures follow from them."""
     number = next(_numbers)
     run_id = "run%08d" % number
-    steps, epochs = 20, 3
+    steps = 20
     spec = {"model": model, "backend": backend, "dataset": dataset, "data_dir": None,
             "batch_size": batch_size, "epochs": epochs, "warmup": 1, "steps_per_epoch": steps,
             "method": "fit", "inference": False, "data_format": data_format, "gpus": gpus,
@@ -287,7 +287,7 @@ def test_train_and_inference_step_times_side_by_side(tmp_path):
         record("cnn", "jax", "jax", "2-core Intel Xeon", 0, 32, "channels_last", step_ms=41.5,
                keras_version="3.15.1"),
         record("cnn", "jax", "jax", "2-core Intel Xeon", 0, 32, "channels_last", step_ms=9.2,
-               keras_version="3.15.1", inference=True, loss=None, accuracy=None),
+               keras_version="3.15.1", inference=True, loss=None, accuracy=None, epochs=1),
         record("cnn", "torch", "torch", "2-core Intel Xeon", 0, 32, "channels_last", step_ms=63,
                keras_version="3.15.1"))
     status, markdown, _ = run(folder)

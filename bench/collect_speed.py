@@ -1,0 +1,159 @@
+"""How long the collector takes to render 10,000 result files (the target: under 5 s).
+
+    python bench/collect_speed.py [OUT.json]
+
+Writes realistic records (per-step samples included, a few failed and skipped
+runs) into a temporary folder, then times `python harness/collect.py FOLDER` as a
+user runs it, interpreter start included, best of three. Two folders: a sweep
+whose runs repeat a few hundred configurations, and one where every run is its
+own configuration (the longest tables). Prints the figures, and writes them as
+JSON to OUT.json, or to stdout when no path is given.
+"""
+import itertools
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from harness import schema  # noqa: E402
+
+FILES = 10000
+TARGET_SECONDS = 5.0
+REPEATS = 3
+STEPS, EPOCHS, WARMUP = 25, 3, 1
+MODELS = {"mlp": ("synthetic", "mnist"), "cnn": ("synthetic", "cifar10"),
+          "resnet": ("synthetic", "cifar10"), "resnet50": ("synthetic", "imagenet"),
+          "vgg16": ("synthetic",), "lstm": ("synthetic", "nietzsche", "wikitext2")}
+BACKENDS = (("tensorflow", "tensorflow-cpu", "2.21.0"), ("jax", "jax", "0.10.2"),
+            ("torch", "torch", "2.13.0"), ("mxnet", "mxnet-mkl", "1.9.1"))
+MACHINES = (("C5.18xLarge", 0), ("2-core Intel Xeon", 0), ("P3.8xLarge", 1), ("P3.8xLarge", 4))
+
+
+def configurations():
+    """The sweep's configurations: every model, data set, backend, machine and format."""
+    for model, datasets in sorted(MODELS.items()):
+        for dataset, backend, machine, data_format in itertools.product(
+                datasets, BACKENDS, MACHINES, ("channels_first", "channels_last")):
+            yield model, dataset, backend, machine, data_format
+
+
+def record(number, model, dataset, backend, machine, data_format, batch_size, rng):
+    """One run's record as the runner writes it; about one in thirty did not succeed."""
+    name, package, version = backend
+    instance, gpus = machine
+    run_id = "%012x" % number
+    config = {"model": model, "backend": name, "dataset": dataset, "data_dir": None,
+              "batch_size": batch_size, "epochs": EPOCHS, "warmup": WARMUP,
+              "steps_per_epoch": STEPS, "method": "fit", "inference": number % 7 == 0,
+              "data_format": data_format, "gpus": gpus, "precision": "float32",
+              "seed": number, "out": "results", "instance": instance, "run_id": run_id,
+              "resnet_version": 1, "resnet_layers": 20, "image_size": 224,
+              # What harness/runner.py adds once the run has resolved its defaults.
+              "unit": "sequences" if model == "lstm" else "images", "keras_api": "keras3",
+              "data_provenance": {}, "parameters": 669706,
+              "optimizer": {"optimizer": "rmsprop", "learning_rate": 0.001,
+                            "loss": "categorical_crossentropy"}}
+    started = "2026-01-01T00:00:00.%06d+00:00" % (number % 1000000)
+    result = schema.new_record(config, ["python", "-m", "harness", model], run_id)
+    result.update(started_at=started, finished_at=started, environment={
+        "keras_version": "3.15.1", "backend": name, "backend_version": version,
+        "backend_package": package, "python": "3.11.7", "platform": "Linux-x86_64",
+        "cpu_model": "Intel Xeon", "cpu_cores": 2, "memory_bytes": 8 << 30, "gpus": [],
+        "cuda": None, "cudnn": None, "image": None, "git_commit": "0" * 40,
+        "packages": {package: version, "keras": "3.15.1"}})
+    fate = number % 30
+    if fate == 1:
+        result.update(status="error", error={"type": "RuntimeError", "message": "out of memory",
+                                             "traceback": "Traceback...\n" * 20})
+    elif fate == 2:
+        result.update(status="skipped", error={"type": "Unsupported",
+                                               "message": "%s cannot run %s" % (name, model)})
+    else:
+        result["status"] = "ok"
+        epochs = [{"seconds": STEPS * 0.05,
+                   "step_seconds": [0.05 * rng.uniform(0.9, 1.1) for _ in range(STEPS)],
+                   "step_samples": [batch_size] * STEPS}
+                  for _ in range(EPOCHS + WARMUP)]
+        result["samples"] = {"epochs": epochs}
+        result["metrics"] = metrics(epochs, model)
+    return result
+
+
+def metrics(epochs, model):
+    """The `metrics` of a record, made the way harness.timing.summarize makes them."""
+    def stats(values):
+        ordered = sorted(values)
+        return {"median": ordered[len(ordered) // 2], "mean": sum(ordered) / len(ordered),
+                "min": ordered[0], "max": ordered[-1], "stdev": 0.0, "n": len(ordered)}
+
+    def totals(some):
+        return {"epochs": len(some), "steps": sum(len(e["step_seconds"]) for e in some),
+                "samples": sum(sum(e["step_samples"]) for e in some),
+                "seconds": sum(e["seconds"] for e in some)}
+
+    measured = epochs[WARMUP:]
+    seconds = [s for e in measured for s in e["step_seconds"]]
+    samples = [n for e in measured for n in e["step_samples"]]
+    throughput = stats([n / s for n, s in zip(samples, seconds)])
+    throughput["overall"] = sum(samples) / sum(e["seconds"] for e in measured)
+    warmup = dict(totals(epochs[:WARMUP]), first_epoch_s=epochs[0]["seconds"],
+                  first_step_s=epochs[0]["step_seconds"][0])
+    return {"unit": "sequences" if model == "lstm" else "images", "throughput": throughput,
+            "step_ms": stats([1000 * s for s in seconds]), "measured": totals(measured),
+            "warmup": warmup, "loss": 2.3, "accuracy": 0.1}
+
+
+def write_folder(folder, distinct):
+    """FILES records: the sweep repeated, or (distinct) each with its own batch size."""
+    rng = random.Random(0)
+    sweep = itertools.cycle(configurations())
+    for number in range(FILES):
+        model, dataset, backend, machine, data_format = next(sweep)
+        batch_size = 1 + number if distinct else 32
+        result = record(number, model, dataset, backend, machine, data_format, batch_size, rng)
+        # json.dump, not schema.write: its fsync per file would make setting up take minutes.
+        with open(os.path.join(folder, schema.file_name(result)), "w") as f:
+            json.dump(result, f, indent=1, sort_keys=True)
+
+
+def time_collector(folder):
+    """The best of REPEATS wall times of the collector over `folder`, in seconds."""
+    command = [sys.executable, os.path.join(ROOT, "harness", "collect.py"), folder]
+
+    def wall_time():
+        start = time.perf_counter()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - start
+    return min(wall_time() for _ in range(REPEATS))
+
+
+def main(argv):
+    # Readable lines on stdout only when the JSON goes to a file, so that stdout stays JSON.
+    lines = sys.stdout if len(argv) > 1 else sys.stderr
+    figures = {"files": FILES, "target_seconds": TARGET_SECONDS, "repeats": REPEATS,
+               "cpu_count": os.cpu_count(), "python": platform.python_version(), "seconds": {}}
+    for name, distinct in (("sweep", False), ("distinct", True)):
+        with tempfile.TemporaryDirectory() as folder:
+            write_folder(folder, distinct)
+            seconds = time_collector(folder)
+        figures["seconds"][name] = round(seconds, 3)
+        print("%s: %d files rendered in %.2f s (target %.1f s)"
+              % (name, FILES, seconds, TARGET_SECONDS), file=lines)
+    figures["within_target"] = max(figures["seconds"].values()) < TARGET_SECONDS
+    text = json.dumps(figures, indent=1, sort_keys=True) + "\n"
+    if len(argv) > 1:
+        with open(argv[1], "w") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0 if figures["within_target"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

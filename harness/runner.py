@@ -5,6 +5,7 @@ Every run that starts leaves exactly one result file, whatever happens: `ok`,
 `interrupted` (Ctrl-C, SIGTERM from `docker stop`). A usage error found before
 the run starts (say, more GPUs asked than visible) writes nothing.
 """
+import math
 import signal
 import sys
 import traceback
@@ -76,6 +77,7 @@ def _measure(spec, adapter, config):
         steps = max(1, data.num_samples // spec.batch_size)  # one full pass, whole batches only
     config["steps_per_epoch"] = steps
     config["data_provenance"] = data.provenance
+    config["data_fingerprint"] = datasets.fingerprint(data, spec.batch_size)
     model, recipe = models.build(spec, adapter.keras, data)
     adapter.compile(model, recipe)
     config["optimizer"] = recipe._asdict()
@@ -87,6 +89,8 @@ def _measure(spec, adapter, config):
     metrics = timing.summarize(recorder.epochs, spec.warmup, spec.workload.unit)
     metrics["loss"] = final.get("loss")
     metrics["accuracy"] = final.get("accuracy")
+    # The file stores a NaN loss as null, like "no loss" (inference): say which.
+    metrics["diverged"] = metrics["loss"] is not None and not math.isfinite(metrics["loss"])
     return metrics, {"epochs": recorder.epochs}
 
 

@@ -62,6 +62,13 @@ _FIELDS = (
     ("image_size", 224),
 )
 FIELD_NAMES = tuple(name for name, _ in _FIELDS)
+# Options only some workloads take; for the others they are None, so that a
+# default changing here never makes two mlp runs look like different setups.
+MODEL_FIELDS = {
+    "resnet_version": ("resnet",),
+    "resnet_layers": ("resnet",),
+    "image_size": ("resnet50", "vgg16"),
+}
 DEFAULTS = dict(_FIELDS)
 
 
@@ -94,6 +101,11 @@ def make_spec(**values):
         raise UsageError("unknown model %r; choose from %s" % (model, ", ".join(WORKLOADS)))
     if merged["batch_size"] is None:
         merged["batch_size"] = WORKLOADS[model].batch_size
+    for name, models in MODEL_FIELDS.items():
+        if model not in models:
+            if values.get(name) is not None:
+                raise UsageError("model %s takes no %s" % (model, name))
+            merged[name] = None
     spec = RunSpec(**merged)
     check(spec)
     return spec

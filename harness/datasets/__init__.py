@@ -5,6 +5,7 @@ source; the runner asks it for whole arrays (`--method fit`) or batch by batch
 (`train_on_batch`, `generator`). Real data sets live in their own modules and
 are imported only when asked for.
 """
+import hashlib
 import importlib
 
 import numpy as np
@@ -86,6 +87,12 @@ class TextData(Data):
         windows = self._codes[starts[:, None] + np.arange(TEXT_MAXLEN + 1)]
         x = one_hot(windows[:, :TEXT_MAXLEN], self.num_classes)
         return x, one_hot(windows[:, TEXT_MAXLEN], self.num_classes)
+
+
+def fingerprint(data, batch_size):
+    """A digest of the first batch: equal on every backend that was fed the same bytes."""
+    x, y = data.batch(0, batch_size)
+    return hashlib.sha256(x.tobytes() + y.tobytes()).hexdigest()[:16]
 
 
 def one_hot(labels, num_classes):

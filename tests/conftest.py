@@ -1,0 +1,41 @@
+"""Shared helpers: run the harness as a user does, in its own process, and read what it wrote."""
+import glob
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from harness import backends, schema  # noqa: E402
+from harness.spec import KERAS3_BACKENDS  # noqa: E402
+
+INSTALLED_BACKENDS = [b for b in KERAS3_BACKENDS if backends.installed(b)]
+
+
+def harness(*args, env=None, timeout=600):
+    """`python -m harness ARGS` from the repository root; returns the finished process."""
+    environ = dict(os.environ, BENCH_OFFLINE="1", PYTHONUNBUFFERED="1")
+    environ.update(env or {})
+    return subprocess.run([sys.executable, "-m", "harness"] + [str(a) for a in args],
+                          cwd=REPO, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=timeout)
+
+
+def results(out):
+    """Every result record in folder `out`, validated."""
+    return [schema.read(p) for p in sorted(glob.glob(os.path.join(str(out), "*.json")))]
+
+
+def only_result(out, proc):
+    """The single record a run wrote (with the run's stderr in the message if not)."""
+    records = results(out)
+    assert len(records) == 1, "expected one result, got %d; stderr:\n%s" % (len(records), proc.stderr)
+    return records[0]
+
+
+@pytest.fixture(params=INSTALLED_BACKENDS)
+def backend(request):
+    return request.param

@@ -1,0 +1,190 @@
+"""The framework-free core: spec, schema, timing, environment, the CLI's usage errors, the 3.6 floor."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO, harness
+from harness import environment, schema, timing
+from harness.spec import UsageError, make_spec
+
+
+# --- spec ---
+
+def test_spec_fills_the_workloads_defaults():
+    spec = make_spec(model="cnn", backend="jax")
+    assert (spec.batch_size, spec.dataset, spec.method, spec.warmup) == (32, "synthetic", "fit", 1)
+    assert make_spec(model="vgg16", backend="torch").batch_size == 16
+    assert make_spec(model="mlp", backend="torch", batch_size=7).batch_size == 7
+    assert make_spec(model="mlp", backend="jax").resnet_layers is None  # not an mlp option
+    assert make_spec(model="resnet", backend="jax").resnet_layers == 20
+
+
+@pytest.mark.parametrize("values, words", [
+    (dict(model="gan", backend="jax"), "unknown model"),
+    (dict(model="mlp", backend="cntk2"), "unknown backend"),
+    (dict(model="mlp", backend="jax", dataset="cifar10"), "does not read data set"),
+    (dict(model="mlp", backend="jax", batch_size=0), "--batch-size must be at least 1"),
+    (dict(model="mlp", backend="jax", warmup=-1), "--warmup"),
+    (dict(model="mlp", backend="jax", gpus=-2), "--gpus"),
+    (dict(model="resnet50", backend="jax", dataset="imagenet", method="fit"), "streamed"),
+    (dict(model="resnet", backend="jax", resnet_layers=21), "--layers"),
+    (dict(model="resnet", backend="jax", resnet_version=3), "--version"),
+    (dict(model="vgg16", backend="jax", image_size=16), "--image-size"),
+    (dict(model="mlp", backend="jax", image_size=64), "takes no image_size"),
+])
+def test_spec_refuses_what_cannot_run(values, words):
+    with pytest.raises(UsageError, match=words):
+        make_spec(**values)
+
+
+# --- schema ---
+
+def _ok_record(run_id="r1"):
+    record = schema.new_record({"model": "mlp", "backend": "jax"}, ["python", "-m", "harness"], run_id)
+    epochs = [{"seconds": 1.0, "step_seconds": [0.5, 0.5], "step_samples": [4, 4]}] * 2
+    record.update(status="ok", finished_at=schema.now(), metrics=timing.summarize(epochs, 1, "images"))
+    return record
+
+
+def test_schema_round_trip(tmp_path):
+    path = schema.write(_ok_record(), str(tmp_path))
+    assert os.path.basename(path).endswith("_mlp_jax_r1.json")
+    assert schema.read(path)["metrics"]["throughput"]["median"] == 8.0
+    assert os.listdir(str(tmp_path)) == [os.path.basename(path)]  # no temporary file left
+
+
+def test_schema_never_replaces_an_existing_result(tmp_path):
+    record = _ok_record()
+    path = schema.write(record, str(tmp_path))
+    with pytest.raises(FileExistsError):
+        schema.write(record, str(tmp_path))
+    assert schema.read(path)["run_id"] == "r1"
+    assert len(os.listdir(str(tmp_path))) == 1
+
+
+def test_schema_writes_a_diverged_loss_as_null(tmp_path):
+    record = _ok_record()
+    record["metrics"]["loss"] = float("nan")
+    assert schema.read(schema.write(record, str(tmp_path)))["metrics"]["loss"] is None
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda r: r.update(schema_version=99), "schema version 99"),
+    (lambda r: r.pop("config"), "'config'"),
+    (lambda r: r.update(status="done"), "unknown status"),
+    (lambda r: r.update(metrics=None), "metrics"),
+    (lambda r: r.update(status="error"), "error object"),
+])
+def test_schema_refuses_records_it_does_not_know(tmp_path, change, words):
+    record = _ok_record()
+    change(record)
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(record))
+    with pytest.raises(schema.SchemaError, match=words):
+        schema.read(str(path))
+
+
+def test_schema_refuses_a_truncated_file(tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(_ok_record())[:-40])
+    with pytest.raises(schema.SchemaError, match="not valid JSON"):
+        schema.read(str(path))
+
+
+# --- timing, with a fake clock ---
+
+class FakeClock:
+    def __init__(self, durations):
+        self.now, self.durations = 0.0, list(durations)
+
+    def __call__(self):
+        return self.now
+
+    def advance(self):
+        self.now += self.durations.pop(0)
+
+
+def test_recorder_excludes_warmup_and_computes_statistics():
+    clock = FakeClock([5.0, 0.1, 0.1, 0.2, 0.2, 0.1, 0.3])  # a slow first step: compilation
+    synced = []
+    recorder = timing.Recorder(sync=synced.append, clock=clock)
+    for steps in ([5.0, 0.1], [0.1, 0.2], [0.2, 0.1, 0.3]):
+        recorder.begin_epoch()
+        for _ in steps:
+            clock.advance()
+            recorder.end_step(10, outputs="logs")
+        recorder.end_epoch()
+    assert synced.count("logs") == 7 and synced.count(None) == 6  # sync before every clock read
+    metrics = timing.summarize(recorder.epochs, warmup=1, unit="images")
+    assert metrics["warmup"] == {"epochs": 1, "steps": 2, "samples": 20, "seconds": pytest.approx(5.1),
+                                 "first_epoch_s": pytest.approx(5.1), "first_step_s": 5.0}
+    assert metrics["measured"] == {"epochs": 2, "steps": 5, "samples": 50, "seconds": pytest.approx(0.9)}
+    # epochs of 20 samples in 0.3 s and 30 samples in 0.6 s
+    assert metrics["throughput"]["median"] == pytest.approx((20 / 0.3 + 30 / 0.6) / 2)
+    assert metrics["throughput"]["min"] == pytest.approx(50.0)
+    assert metrics["throughput"]["overall"] == pytest.approx(50 / 0.9)
+    assert metrics["step_ms"]["median"] == pytest.approx(200.0)
+    assert metrics["step_ms"]["max"] == pytest.approx(300.0)
+    assert metrics["step_ms"]["stdev"] == pytest.approx(83.666, rel=1e-4)
+
+
+def test_summary_refuses_a_run_with_nothing_measured():
+    epochs = [{"seconds": 1.0, "step_seconds": [1.0], "step_samples": [4]}]
+    with pytest.raises(ValueError, match="no measured steps"):
+        timing.summarize(epochs, warmup=1, unit="images")
+
+
+def test_stats_of_even_and_single_samples():
+    assert timing.stats([4, 1, 3, 2])["median"] == 2.5
+    assert timing.stats([7])["stdev"] == 0.0
+
+
+# --- environment ---
+
+def test_environment_names_the_package_behind_a_module():
+    assert environment.providing_package("pytest") == "pytest"
+    assert environment.providing_package("no_such_module_here") is None
+    described = environment.describe()
+    assert described["cpu_cores"] >= 1 and described["memory_bytes"] > 0
+    assert described["packages"]["pytest"]
+
+
+# --- the command line: usage errors are one line, exit 2, and write nothing ---
+
+@pytest.mark.parametrize("args, words", [
+    (["gan", "--backend", "jax"], "invalid choice: 'gan'"),
+    (["mlp", "--backend", "mxnet2"], "invalid choice: 'mxnet2'"),
+    (["mlp", "--backend", "jax", "--batch-size", "0"], "--batch-size must be at least 1"),
+    (["mlp", "--backend", "jax", "--batch-size", "many"], "invalid int value"),
+    (["mlp", "--backend", "jax", "--dataset", "cifar10"], "does not read data set"),
+    (["resnet50", "--backend", "jax", "--dataset", "imagenet"], "streamed"),
+    (["resnet", "--backend", "jax", "--layers", "50"], "--layers"),
+    (["sweep", "--models", "mlp,gan"], "unknown model(s) gan"),
+])
+def test_usage_errors_exit_2_with_one_line_and_no_file(tmp_path, args, words):
+    proc = harness(*(args + ["--out", tmp_path / "out"]), env={"KERAS_BACKEND": ""})
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1 and words in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_help_needs_no_framework():
+    code = ("import sys, runpy; sys.argv = ['harness', 'mlp', '--help']\n"
+            "try:\n    runpy.run_module('harness', run_name='__main__')\nexcept SystemExit: pass\n"
+            "heavy = [m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules]\n"
+            "assert not heavy, heavy")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "--steps-per-epoch" in proc.stdout
+
+
+def test_harness_holds_the_python_36_floor():
+    vermin = shutil.which("vermin") or os.path.join(os.path.dirname(sys.executable), "vermin")
+    proc = subprocess.run([vermin, "--no-tips", "--violations", "-t=3.6-", "harness"], cwd=REPO,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    assert proc.returncode == 0, proc.stdout

@@ -1,0 +1,170 @@
+"""Real runs of real backends, tiny sizes: every workload, method and data format writes a
+valid result whose counts add up; failures, interrupts and sweeps leave the right files."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import INSTALLED_BACKENDS, REPO, harness, only_result, results
+from harness import schema, sweep
+
+TINY = ["--epochs", 2, "--warmup", 1, "--steps-per-epoch", 3, "--batch-size", 4]
+
+WORKLOADS = {
+    "mlp": [],
+    "cnn": [],
+    "lstm": [],
+    "resnet": ["--version", 1, "--layers", 20],
+    "resnet50": ["--image-size", 32],
+    "vgg16": ["--image-size", 32],
+}
+
+
+def tiny_run(tmp_path, model, backend, *extra):
+    out = tmp_path / "out"
+    proc = harness(model, "--backend", backend, "--out", out, *(TINY + list(extra)))
+    record = only_result(out, proc)
+    assert record["status"] == "ok", record["error"]
+    assert proc.returncode == 0
+    return record
+
+
+def assert_counts_add_up(record, steps=3, batch=4, epochs=2, warmup=1):
+    metrics = record["metrics"]
+    assert metrics["measured"]["steps"] == steps * epochs
+    assert metrics["measured"]["samples"] == steps * epochs * batch  # counted once, not rescaled
+    assert metrics["warmup"]["steps"] == steps * warmup
+    assert metrics["throughput"]["n"] == epochs
+    assert metrics["throughput"]["median"] > 0 and metrics["step_ms"]["median"] > 0
+    raw = record["samples"]["epochs"]
+    assert len(raw) == epochs + warmup and all(len(e["step_seconds"]) == steps for e in raw)
+    # the steps of an epoch account for (nearly) all of it, the warm-up for none of the speed
+    for epoch in raw:
+        assert sum(epoch["step_seconds"]) <= epoch["seconds"] * 1.0001
+    measured_seconds = sum(e["seconds"] for e in raw[warmup:])
+    assert metrics["throughput"]["overall"] == pytest.approx(steps * epochs * batch / measured_seconds)
+
+
+@pytest.mark.parametrize("model", sorted(WORKLOADS))
+def test_each_workload_trains_on_each_backend(tmp_path, backend, model):
+    record = tiny_run(tmp_path, model, backend, *WORKLOADS[model])
+    assert_counts_add_up(record)
+    config, env = record["config"], record["environment"]
+    assert (config["model"], config["backend"], config["gpus"]) == (model, backend, 0)
+    assert config["resnet_layers"] == (20 if model == "resnet" else None)
+    assert config["parameters"] > 0
+    assert record["metrics"]["loss"] > 0 and record["metrics"]["diverged"] is False
+    assert 0.0 <= record["metrics"]["accuracy"] <= 1.0
+    assert env["backend"] == backend and env["keras_version"].startswith("3.")
+    assert env["backend_package"] in {"tensorflow": ("tensorflow", "tensorflow-cpu"),
+                                      "jax": ("jax",), "torch": ("torch",)}[backend]
+    assert env["backend_version"] and env["packages"]["keras"] == env["keras_version"]
+    assert env["env_vars"]["KERAS_BACKEND"] == backend
+    assert record["command"][:4] == ["python", "-m", "harness", model]
+
+
+@pytest.mark.parametrize("method", ["fit", "train_on_batch", "generator"])
+@pytest.mark.parametrize("inference", [False, True])
+def test_each_method_trains_and_predicts(tmp_path, backend, method, inference):
+    if method == "fit" and not inference:
+        pytest.skip("covered by test_each_workload_trains_on_each_backend")
+    record = tiny_run(tmp_path, "mlp", backend, "--method", method,
+                      *(["--inference"] if inference else []))
+    assert_counts_add_up(record)
+    assert (record["config"]["method"], record["config"]["inference"]) == (method, inference)
+    if inference:
+        assert record["metrics"]["loss"] is None  # predict has no loss
+    else:
+        assert record["metrics"]["loss"] > 0
+
+
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+def test_both_data_formats_run(tmp_path, backend, data_format):
+    record = tiny_run(tmp_path, "resnet", backend, "--version", 2, "--data-format", data_format)
+    assert record["config"]["data_format"] == data_format
+    assert_counts_add_up(record)
+
+
+def test_every_backend_is_fed_the_same_bytes(tmp_path):
+    """Synthetic data come from the seed alone, so backends are compared on equal inputs."""
+    prints = {}
+    for seed in (1234, 99):
+        for backend in INSTALLED_BACKENDS:
+            record = tiny_run(tmp_path / ("%s-%d" % (backend, seed)), "cnn", backend,
+                              "--inference", "--seed", seed, "--data-format", "channels_last")
+            prints[backend, seed] = record["config"]["data_fingerprint"]
+    assert len({prints[b, 1234] for b in INSTALLED_BACKENDS}) == 1
+    assert len({prints[b, 99] for b in INSTALLED_BACKENDS}) == 1
+    assert prints[INSTALLED_BACKENDS[0], 1234] != prints[INSTALLED_BACKENDS[0], 99]
+
+
+def test_a_run_that_raises_writes_an_error_result(tmp_path, backend):
+    out = tmp_path / "out"
+    proc = harness("mlp", "--backend", backend, "--dataset", "mnist", "--data-dir", tmp_path / "empty",
+                   "--out", out, *TINY)
+    record = only_result(out, proc)
+    assert proc.returncode == 1
+    assert record["status"] == "error" and record["metrics"] is None
+    assert "mnist.npz" in record["error"]["message"] and "Traceback" in record["error"]["traceback"]
+    assert record["environment"]["backend"] == backend  # the framework still described itself
+
+
+def test_more_gpus_than_visible_is_a_usage_error(tmp_path, backend):
+    out = tmp_path / "out"
+    proc = harness("mlp", "--backend", backend, "--gpus", 1, "--out", out, *TINY)
+    assert proc.returncode == 2
+    assert "--gpus 1 asked, but %s sees 0 GPU(s)" % backend in proc.stderr.strip().splitlines()[-1]
+    assert not out.exists()
+
+
+def test_sigterm_mid_run_leaves_an_interrupted_result(tmp_path):
+    out = tmp_path / "out"
+    args = [sys.executable, "-m", "harness", "mlp", "--backend", INSTALLED_BACKENDS[0], "--out",
+            str(out), "--epochs", 1000, "--steps-per-epoch", 50]
+    child = subprocess.Popen([str(a) for a in args], cwd=REPO, stderr=subprocess.PIPE,
+                             universal_newlines=True)
+    for line in child.stderr:  # wait until it is really training
+        if "epoch 2/" in line:
+            break
+    child.send_signal(signal.SIGTERM)
+    child.communicate(timeout=120)
+    record = only_result(out, child)
+    assert record["status"] == "interrupted" and record["metrics"] is None
+    assert record["error"]["type"] == "KeyboardInterrupt"
+    assert child.returncode == 1
+
+
+def test_sweep_runs_each_backend_in_its_own_process(tmp_path):
+    out = tmp_path / "out"
+    proc = harness("sweep", "--models", "mlp,lstm", "--out", out, *TINY)
+    assert proc.returncode == 0, proc.stderr
+    records = results(out)
+    assert sorted((r["config"]["model"], r["config"]["backend"]) for r in records) == \
+        sorted((m, b) for m in ("mlp", "lstm") for b in INSTALLED_BACKENDS)
+    assert len({r["environment"]["env_vars"]["KERAS_BACKEND"] for r in records}) == len(INSTALLED_BACKENDS)
+    table = proc.stdout.splitlines()
+    assert table[0].split()[:4] == ["model", "backend", "status", "samples/s"]
+    assert len(table) == 2 + len(records)
+    assert all(" ok " in line for line in table[2:])
+
+
+def test_sweep_records_a_run_whose_process_died(tmp_path, monkeypatch):
+    """A run killed outright (the kernel's out-of-memory killer) still leaves an error result."""
+    suicide = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"]
+    monkeypatch.setattr(sweep, "child_command", lambda *args: suicide)
+    record = sweep.run_one("mlp", "jax", {"batch_size": 4}, str(tmp_path), timeout=None)
+    assert record["status"] == "error" and "killed by signal 9" in record["error"]["message"]
+    assert results(tmp_path) == [record]
+
+
+def test_sweep_timeout_stops_a_run_and_keeps_its_result(tmp_path):
+    start = time.time()
+    record = sweep.run_one("mlp", INSTALLED_BACKENDS[0], {"epochs": 1000, "out": str(tmp_path)},
+                           str(tmp_path), timeout=20)
+    assert time.time() - start < 120
+    assert record["status"] == "interrupted"
+    assert [r["run_id"] for r in results(tmp_path)] == [record["run_id"]]
+    assert schema.read(os.path.join(str(tmp_path), schema.file_name(record)))

@@ -6,6 +6,9 @@ PY := $(VENV)/bin/python
 
 .PHONY: setup sweep test clean
 
+# Environments the tests need besides .venv (each adds itself below, with its rule).
+TEST_ENVS :=
+
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements/keras3-cpu.txt requirements/dev.txt
@@ -17,8 +20,8 @@ $(VENV)/.installed: requirements/keras3-cpu.txt requirements/dev.txt
 sweep: setup
 	$(PY) -m harness sweep $(ARGS)
 
-test: setup
+test: setup $(TEST_ENVS)
 	$(PY) -m pytest tests -q -p no:cacheprovider $(ARGS)
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(TEST_ENVS:/.installed=)

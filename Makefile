@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 
 .PHONY: setup sweep test clean
 
-# Environments the tests need besides .venv (each adds itself below, with its rule).
+# Environments the tests need besides .venv: one "TEST_ENVS += DIR/.installed"
+# line each, here, above the test rule that reads the list (their rules can go anywhere).
 TEST_ENVS :=
 
 setup: $(VENV)/.installed

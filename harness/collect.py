@@ -53,9 +53,9 @@ SUMMARY_FIELDS = ("instance", "gpus", "backend", "backend_package", "keras_versi
 
 # Two runs are repeats of one configuration when everything in their config is
 # equal except what only names or places a run (a repeat may well use another
-# seed; data_provenance holds the data files' paths on that machine), and they
-# ran on the same software.
-IGNORED_CONFIG = ("run_id", "out", "seed", "data_dir", "data_provenance")
+# seed, and so another data_fingerprint; data_provenance holds the data files'
+# paths on that machine), and they ran on the same software.
+IGNORED_CONFIG = ("run_id", "out", "seed", "data_dir", "data_provenance", "data_fingerprint")
 ENVIRONMENT_IDENTITY = ("backend_package", "backend_version", "keras_version")
 # A training and an inference run are compared per step even when they were
 # measured for different lengths.

@@ -4,6 +4,7 @@ Every failure is a DataError whose message names the file and says what to do,
 so a run that lacks its data stops with one line, not a traceback.
 """
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -190,24 +191,14 @@ def _target(archive_path, dest, name):
 
 
 def _extract_zip(archive_path, dest):
-    """Unpack a zip; check every member's path before writing any."""
     with zipfile.ZipFile(archive_path) as archive:
-        members = archive.infolist()
-        targets = [_target(archive_path, dest, info.filename) for info in members]
-        names = []
-        for info, target in zip(members, targets):
-            if info.filename.endswith("/"):
-                _makedirs(target)
-                continue
-            _makedirs(os.path.dirname(target))
-            with archive.open(info) as source, open(target, "wb") as out:
-                shutil.copyfileobj(source, out, CHUNK_BYTES)
-            names.append(info.filename)
-    return names
+        return _unpack(archive_path, dest, [
+            (info.filename, info.filename.endswith("/"), functools.partial(archive.open, info))
+            for info in archive.infolist()])
 
 
 def _extract_tar(archive_path, dest):
-    """Unpack a tar.gz holding only folders and regular files; check all before writing any."""
+    """Unpack a tar.gz that holds only folders and regular files."""
     with tarfile.open(archive_path, "r:gz") as archive:
         members = archive.getmembers()
         for member in members:
@@ -215,16 +206,24 @@ def _extract_tar(archive_path, dest):
                 # Links could point outside dest, and devices have no place in a data set.
                 raise DataError("%s is unsafe: its member %r is a link or special file; it was "
                                 "not unpacked" % (archive_path, member.name))
-        targets = [_target(archive_path, dest, member.name) for member in members]
-        names = []
-        for member, target in zip(members, targets):
-            if member.isdir():
-                _makedirs(target)
-                continue
-            _makedirs(os.path.dirname(target))
-            with archive.extractfile(member) as source, open(target, "wb") as out:
-                shutil.copyfileobj(source, out, CHUNK_BYTES)
-            names.append(member.name)
+        return _unpack(archive_path, dest, [
+            (member.name, member.isdir(), functools.partial(archive.extractfile, member))
+            for member in members])
+
+
+def _unpack(archive_path, dest, members):
+    """Write (name, is_folder, open_member) entries into `dest`, every path checked before any
+    is written; returns the names of the files written."""
+    targets = [_target(archive_path, dest, name) for name, _, _ in members]
+    names = []
+    for (name, is_folder, open_member), target in zip(members, targets):
+        if is_folder:
+            _makedirs(target)
+            continue
+        _makedirs(os.path.dirname(target))
+        with open_member() as source, open(target, "wb") as out:
+            shutil.copyfileobj(source, out, CHUNK_BYTES)
+        names.append(name)
     return names
 
 

@@ -14,7 +14,7 @@ import pytest
 from harness import datasets
 from harness.datasets import DataError, TextData, TEXT_MAXLEN, TEXT_STEP
 from harness.datasets import cifar10, files, imagenet, mnist
-from harness.spec import make_spec
+from harness.spec import MODEL_FIELDS, make_spec
 
 
 @pytest.fixture(autouse=True)
@@ -69,7 +69,8 @@ SYNTHETIC_SHAPES = [
 
 @pytest.mark.parametrize("model, data_format, shape, num_classes", SYNTHETIC_SHAPES)
 def test_synthetic_has_the_workloads_shapes(model, data_format, shape, num_classes):
-    spec = make_spec(model=model, backend="jax", image_size=32)
+    sized = {"image_size": 32} if model in MODEL_FIELDS["image_size"] else {}
+    spec = make_spec(model=model, backend="jax", **sized)
     data = datasets.synthetic(spec, data_format, 6)
     x, y = data.arrays(6)
     assert data.input_shape == shape and data.num_classes == num_classes

@@ -88,6 +88,13 @@ def test_both_data_formats_run(tmp_path, backend, data_format):
     assert_counts_add_up(record)
 
 
+def test_mixed_precision_trains(tmp_path, backend):
+    record = tiny_run(tmp_path, "cnn", backend, "--precision", "mixed_bfloat16")
+    assert record["config"]["precision"] == "mixed_bfloat16"
+    assert record["metrics"]["diverged"] is False and record["metrics"]["loss"] > 0
+    assert_counts_add_up(record)
+
+
 def test_every_backend_is_fed_the_same_bytes(tmp_path):
     """Synthetic data come from the seed alone, so backends are compared on equal inputs."""
     prints = {}

@@ -9,6 +9,7 @@ PY := $(VENV)/bin/python
 # Environments the tests need besides .venv: one "TEST_ENVS += DIR/.installed"
 # line each, here, above the test rule that reads the list (their rules can go anywhere).
 TEST_ENVS :=
+TEST_ENVS += .venv-tools/.installed
 
 setup: $(VENV)/.installed
 
@@ -23,6 +24,12 @@ sweep: setup
 
 test: setup $(TEST_ENVS)
 	$(PY) -m pytest tests -q -p no:cacheprovider $(ARGS)
+
+# hadolint and docker-compose for the image tests; PyYAML builds with Cython < 3.
+.venv-tools/.installed: requirements/tools.txt requirements/tools-constraints.txt
+	$(PYTHON) -m venv .venv-tools
+	PIP_CONSTRAINT=$(CURDIR)/requirements/tools-constraints.txt .venv-tools/bin/pip install --quiet -r requirements/tools.txt
+	touch $@
 
 clean:
 	rm -rf $(VENV) $(TEST_ENVS:/.installed=)

@@ -41,7 +41,7 @@ def wants_gpu(argv):
     """Whether this command may put work on a GPU (help and CPU-only runs do not)."""
     if not argv or {"-h", "--help"} & set(argv):
         return False
-    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+    if os.environ.get("CUDA_VISIBLE_DEVICES") in ("", "-1"):
         return False
     return option(argv, "--gpus") != "0"
 
@@ -56,7 +56,7 @@ def gpus():
         except OSError:
             return []  # no driver in this container: nothing to check
         except subprocess.SubprocessError:
-            continue  # drivers before 510 know no compute_cap field
+            continue  # older drivers know no compute_cap field: ask for the name alone
         return [_parse(line) for line in out.strip().splitlines()]
     return []
 

@@ -79,7 +79,7 @@ def _measure(spec, adapter, config):
     config["data_provenance"] = data.provenance
     config["data_fingerprint"] = datasets.fingerprint(data, spec.batch_size)
     model, recipe = models.build(spec, adapter.keras, data)
-    adapter.compile(model, recipe)
+    model = adapter.compile(model, recipe)  # a data-parallel wrapper on some multi-GPU paths
     config["optimizer"] = recipe._asdict()
     config["parameters"] = int(model.count_params())
 

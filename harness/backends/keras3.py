@@ -6,8 +6,9 @@ first, then Keras and the framework are imported.
 import importlib
 import os
 
+from harness.backends.common import (batch_sequence, check_backend, gpus_to_use,
+                                     hide_gpus_for_cpu_run, timing_callback)
 from harness.environment import providing_package
-from harness.spec import UsageError
 
 
 class Adapter:
@@ -19,21 +20,14 @@ class Adapter:
         self.name = spec.backend
         os.environ["KERAS_BACKEND"] = spec.backend
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
-        if spec.gpus == 0:
-            # Hide the GPUs before any framework looks for them: "CPU" must mean CPU.
-            os.environ["CUDA_VISIBLE_DEVICES"] = ""
-            if spec.backend == "jax":
-                os.environ["JAX_PLATFORMS"] = "cpu"
+        hide_gpus_for_cpu_run(spec)
+        if spec.gpus == 0 and spec.backend == "jax":
+            os.environ["JAX_PLATFORMS"] = "cpu"
         import keras
         self.keras = keras
         self.framework = importlib.import_module(framework)
-        if keras.backend.backend() != spec.backend:
-            raise RuntimeError("Keras chose backend %r instead of %r; is KERAS_BACKEND fixed in "
-                               "keras.json?" % (keras.backend.backend(), spec.backend))
-        visible = self.visible_gpus()
-        self.gpus = (1 if visible else 0) if spec.gpus is None else spec.gpus
-        if self.gpus > visible:
-            raise UsageError("--gpus %d asked, but %s sees %d GPU(s)" % (self.gpus, self.name, visible))
+        check_backend(keras.backend.backend(), spec.backend)
+        self.gpus = gpus_to_use(spec, self.visible_gpus())
         keras.utils.set_random_seed(spec.seed)
         if spec.data_format:
             keras.config.set_image_data_format(spec.data_format)
@@ -105,24 +99,21 @@ class Adapter:
                 self.framework.test.experimental.sync_devices()
 
     def timing_callback(self, recorder, step_samples):
-        """A Keras callback that reports epochs and steps to `recorder`.
-
-        `step_samples(step)` is the number of samples in that step of an epoch.
-        Having batch-level hooks makes Keras turn each step's logs into Python
-        numbers, so every step ends with its results on the host.
-        """
-        return _timing_callback(self.keras, recorder, step_samples)
+        """A Keras callback that reports epochs and steps to `recorder` (see common)."""
+        return timing_callback(self.keras, recorder, step_samples)
 
     # --- training and inference ---
 
     def compile(self, model, recipe):
+        """Compile `model` with the seed's recipe; returns the model to train (this one)."""
         optimizer = self.keras.optimizers.get(
             {"class_name": recipe.optimizer, "config": {"learning_rate": recipe.learning_rate}})
         model.compile(optimizer=optimizer, loss=recipe.loss, metrics=["accuracy"])
+        return model
 
     def batch_sequence(self, data, batch_size, steps):
         """The data as a PyDataset of `steps` batches (the Keras 3 form of a generator)."""
-        return _batch_sequence(self.keras, data, batch_size, steps)
+        return batch_sequence(self.keras.utils.PyDataset, data, batch_size, steps)
 
     def fit(self, model, inputs, batch_size, epochs, steps, callback):
         """Train for `epochs` epochs of `steps` steps; returns the last epoch's logs."""
@@ -144,38 +135,3 @@ class Adapter:
 
     def predict_on_batch(self, model, x):
         return model.predict_on_batch(x)
-
-
-def _timing_callback(keras, recorder, step_samples):
-    class Timing(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            recorder.begin_epoch()
-
-        def on_train_batch_end(self, batch, logs=None):
-            recorder.end_step(step_samples(batch), logs)
-
-        def on_epoch_end(self, epoch, logs=None):
-            recorder.end_epoch()
-
-        # One predict() call is one epoch of inference.
-        def on_predict_begin(self, logs=None):
-            recorder.begin_epoch()
-
-        def on_predict_batch_end(self, batch, logs=None):
-            recorder.end_step(step_samples(batch), logs)
-
-        def on_predict_end(self, logs=None):
-            recorder.end_epoch()
-
-    return Timing()
-
-
-def _batch_sequence(keras, data, batch_size, steps):
-    class Batches(keras.utils.PyDataset):
-        def __len__(self):
-            return steps
-
-        def __getitem__(self, index):
-            return data.batch(index, batch_size)
-
-    return Batches()

@@ -1,0 +1,85 @@
+"""What the Keras 2 and Keras 3 adapters share: choosing the devices, the timing
+callback and the batch sequence. Takes the `keras` module as an argument and
+imports no framework itself.
+"""
+import os
+
+from harness.spec import UsageError
+
+
+def hide_gpus_for_cpu_run(spec):
+    """--gpus 0 means the CPU: hide the GPUs before any framework looks for them."""
+    if spec.gpus == 0:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+
+
+def check_backend(chosen, wanted):
+    """Fail if Keras did not load the backend that KERAS_BACKEND asked for."""
+    if chosen != wanted:
+        raise RuntimeError("Keras chose backend %r instead of %r; is KERAS_BACKEND fixed in "
+                           "keras.json?" % (chosen, wanted))
+
+
+def gpus_to_use(spec, visible):
+    """The GPUs this run uses: --gpus, else one if any is visible; more than visible is a usage error."""
+    gpus = (1 if visible else 0) if spec.gpus is None else spec.gpus
+    if gpus > visible:
+        raise UsageError("--gpus %d asked, but %s sees %d GPU(s)" % (gpus, spec.backend, visible))
+    return gpus
+
+
+def timing_callback(keras, recorder, step_samples):
+    """A Keras callback that reports epochs and steps to `recorder`.
+
+    `step_samples(step)` is the number of samples in that step of an epoch.
+    Keras 3 calls `on_train_batch_end`, Keras 2 `on_batch_end`: both end a step.
+    Having batch-level hooks makes Keras 3 turn each step's logs into Python
+    numbers, so every step ends with its results on the host; Keras 2's logs
+    are host numbers already.
+    """
+    class Timing(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            recorder.begin_epoch()
+
+        def on_train_batch_end(self, batch, logs=None):
+            recorder.end_step(step_samples(batch), logs)
+
+        on_batch_end = on_train_batch_end
+
+        def on_epoch_end(self, epoch, logs=None):
+            recorder.end_epoch()
+
+        # One predict() call is one epoch of inference.
+        def on_predict_begin(self, logs=None):
+            recorder.begin_epoch()
+
+        def on_predict_batch_end(self, batch, logs=None):
+            recorder.end_step(step_samples(batch), logs)
+
+        def on_predict_end(self, logs=None):
+            recorder.end_epoch()
+
+        def time_whole_call(self, call):
+            """Time `call()`, a loop with no batch hooks, as one epoch of one step.
+
+            Its samples are counted from what it returned, one output per sample.
+            """
+            recorder.begin_epoch()
+            outputs = call()
+            recorder.end_step(len(outputs), outputs)
+            recorder.end_epoch()
+            return outputs
+
+    return Timing()
+
+
+def batch_sequence(base, data, batch_size, steps):
+    """The data as `steps` batches, a subclass of `base` (Keras 3's PyDataset, Keras 2's Sequence)."""
+    class Batches(base):
+        def __len__(self):
+            return steps
+
+        def __getitem__(self, index):
+            return data.batch(index, batch_size)
+
+    return Batches()

@@ -53,17 +53,25 @@ def packages():
     return {normalize(name): version for name, version, _ in _distributions()}
 
 
-def providing_package(module):
-    """The installed distribution that provides `module`, e.g. tensorflow -> tensorflow-cpu.
+def provider(module):
+    """(distribution, version) of what provides `module`, e.g. keras -> ('keras-mxnet', '2.2.4.3').
 
     Several may provide it (mxnet, mxnet-mkl, mxnet-cu90 all ship `mxnet`); the
     one named after a variant beats the plain one, since it says more.
+    None when nothing installed provides it.
     """
-    names = sorted(normalize(name) for name, _, tops in _distributions() if module in tops)
-    if not names:
+    found = sorted((normalize(name), version) for name, version, tops in _distributions()
+                   if module in tops)
+    if not found:
         return None
-    variants = [n for n in names if n != module]
-    return variants[0] if variants else names[0]
+    variants = [f for f in found if f[0] != module]
+    return variants[0] if variants else found[0]
+
+
+def providing_package(module):
+    """The installed distribution that provides `module`, e.g. tensorflow -> tensorflow-cpu."""
+    found = provider(module)
+    return found and found[0]
 
 
 def cpu_model():

@@ -5,9 +5,11 @@ the sweep all read the same object. No framework is imported here.
 """
 from collections import namedtuple
 
-# Keras 3 runs on these three; the Keras 2 backends of the seeds join them later.
+# Keras 3 runs on these three (the sweep's default list). The seeds' Keras 2
+# backends: TensorFlow 1.x, and these three that only Keras 2 has.
 KERAS3_BACKENDS = ("tensorflow", "jax", "torch")
-BACKENDS = KERAS3_BACKENDS
+KERAS2_BACKENDS = ("tensorflow", "mxnet", "theano", "cntk")
+BACKENDS = KERAS3_BACKENDS + ("mxnet", "theano", "cntk")
 
 METHODS = ("fit", "train_on_batch", "generator")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")

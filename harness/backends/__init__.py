@@ -1,26 +1,44 @@
 """Backend adapters: the only modules that import a framework.
 
-An adapter is imported by name after the backend is chosen, and sets the
+The installed Keras decides the adapter: `keras3` (TensorFlow 2, JAX, PyTorch)
+or `keras2` (TensorFlow 1.x, MXNet through keras-mxnet, Theano, CNTK). An
+adapter is imported by name after the backend is chosen, and sets the
 environment that must be in place before the framework loads.
 """
 import importlib
 import importlib.util
 
-# backend -> (adapter module, the framework module it drives)
-ADAPTERS = {
-    "tensorflow": ("keras3", "tensorflow"),
-    "jax": ("keras3", "jax"),
-    "torch": ("keras3", "torch"),
+from harness import environment
+
+# Keras API -> {backend: the framework module it drives}
+FRAMEWORKS = {
+    "keras3": {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"},
+    "keras2": {"tensorflow": "tensorflow", "mxnet": "mxnet", "theano": "theano", "cntk": "cntk"},
 }
+
+
+def keras_api():
+    """'keras2' or 'keras3', read from the installed Keras's package metadata (no import).
+
+    The `keras` module comes from the `keras` distribution or from `keras-mxnet`
+    (whose versions, 2.1.6 to 2.2.4.3, follow the Keras they fork). None when no
+    Keras, or one of another major version, is installed.
+    """
+    found = environment.provider("keras")
+    if found is None:
+        return None
+    api = "keras" + found[1].split(".")[0]
+    return api if api in FRAMEWORKS else None
 
 
 def installed(backend):
     """Whether this environment can run `backend` (checked without importing it)."""
-    _, framework = ADAPTERS[backend]
-    return all(importlib.util.find_spec(m) is not None for m in (framework, "keras"))
+    framework = FRAMEWORKS.get(keras_api(), {}).get(backend)
+    return framework is not None and importlib.util.find_spec(framework) is not None
 
 
 def load(spec):
     """The adapter for `spec.backend`, with its framework imported and configured."""
-    module, framework = ADAPTERS[spec.backend]
-    return importlib.import_module("harness.backends." + module).Adapter(spec, framework)
+    api = keras_api()
+    module = importlib.import_module("harness.backends." + api)
+    return module.Adapter(spec, FRAMEWORKS[api][spec.backend])

@@ -1,0 +1,241 @@
+"""Keras 2 (2.1.5 up to keras-mxnet 2.2.4.x) on TensorFlow 1.x, MXNet, Theano or CNTK.
+
+The seeds' stack: the same calls the runner makes of the Keras 3 adapter, in
+Keras 2's words. The legacy shims and the environment come first, then Keras
+and the framework are imported. Runs on Python 3.6 (the seeds' images) as well
+as today's Python.
+"""
+import importlib
+import os
+import random
+import re
+
+import numpy as np
+
+from harness.backends import legacy
+from harness.backends.common import (batch_sequence, check_backend, gpus_to_use,
+                                     hide_gpus_for_cpu_run, timing_callback)
+from harness.environment import providing_package
+
+# Keras 2 calls the accuracy metric "acc"; results use Keras 3's names.
+_METRIC_NAMES = {"acc": "accuracy"}
+
+# Keras before 2.2 ships its own keras.applications, whose models refuse
+# smaller images than keras_applications (Keras 2.2 on) and Keras 3 (32 pixels).
+_OLD_APPLICATIONS_MIN_SIZE = {"resnet50": 197, "vgg16": 48}
+
+# Backends that Keras 2 trains data-parallel on several GPUs.
+_DATA_PARALLEL = ("tensorflow", "mxnet")
+
+
+class Adapter:
+    """Drives one Keras 2 backend for the runner (framework-agnostic calls only)."""
+
+    api = "keras2"
+
+    def __init__(self, spec, framework):
+        self.name = spec.backend
+        self.shims = legacy.apply(spec.backend, "before_import")
+        os.environ["KERAS_BACKEND"] = spec.backend  # beats keras.json's "backend"
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
+        hide_gpus_for_cpu_run(spec)
+        import keras
+        self.shims += legacy.apply(spec.backend, "after_import")
+        self.keras = keras
+        self.framework = importlib.import_module(framework)
+        check_backend(keras.backend.backend(), spec.backend)
+        self.gpus = gpus_to_use(spec, self.visible_gpus())
+        # keras.json may set another floatx; other precisions are skipped (unsupported).
+        keras.backend.set_floatx("float32")
+        self._seed(spec.seed)
+        keras.backend.set_image_data_format(spec.data_format or self._default_data_format())
+        self.data_format = keras.backend.image_data_format()
+
+    def _seed(self, seed):
+        # Keras 2's initializers draw from NumPy; its Theano and CNTK backends
+        # seed their random streams from NumPy too.
+        random.seed(seed)
+        np.random.seed(seed)
+        if self.name == "tensorflow":
+            self.framework.set_random_seed(seed)
+        elif self.name == "mxnet":
+            self.framework.random.seed(seed)
+        elif self.name == "cntk":
+            self.framework.cntk_py.set_fixed_random_seed(seed)
+
+    def _default_data_format(self):
+        """keras.json's image_data_format, but channels_first for MXNet.
+
+        The seeds' advice: MXNet's convolutions run channels_first, and
+        keras-mxnet converts every channels_last tensor (its own default is
+        channels_last, like every Keras). --data-format overrides both.
+        """
+        return "channels_first" if self.name == "mxnet" else self.keras.backend.image_data_format()
+
+    # --- what runs where ---
+
+    def visible_gpus(self):
+        if self.name == "tensorflow":
+            return sum(d.device_type == "GPU" for d in _tensorflow_devices())
+        if self.name == "mxnet":
+            mx = self.framework
+            if hasattr(mx.context, "num_gpus"):
+                return mx.context.num_gpus()
+            return len(mx.test_utils.list_gpus())  # mxnet before 1.3 (the seed's 1.1.0)
+        if self.name == "theano":
+            return int(self.framework.config.device.startswith(("cuda", "gpu")))
+        cntk = self.framework
+        return sum(d.type() == cntk.device.DeviceKind.GPU for d in cntk.device.all_devices())
+
+    def unsupported(self, spec):
+        """Why this backend cannot run `spec`, or None. Recorded as a skipped run."""
+        if spec.precision != "float32":
+            return "%s needs Keras 3's mixed precision; Keras %s runs float32 only" % (
+                spec.precision, self.keras.__version__)
+        if self.gpus > 1 and self.name not in _DATA_PARALLEL:
+            return "Keras 2's %s backend has no data-parallel training" % self.name
+        smallest = _OLD_APPLICATIONS_MIN_SIZE.get(spec.model)
+        if smallest and spec.image_size < smallest and _version(self.keras.__version__) < (2, 2):
+            return ("Keras %s's keras.applications %s takes images of at least %dx%d, not %dx%d"
+                    % (self.keras.__version__, spec.model, smallest, smallest,
+                       spec.image_size, spec.image_size))
+        return None
+
+    def describe(self):
+        """The framework's part of the result's environment."""
+        package = providing_package(self.framework.__name__)
+        info = {
+            "keras_version": self.keras.__version__,
+            "keras_api": self.api,
+            "keras_package": providing_package("keras"),  # keras, or the keras-mxnet fork
+            "backend": self.name,
+            "backend_version": self.framework.__version__,
+            "backend_package": package,
+            "cuda": None,
+            "cudnn": None,
+            "legacy_shims": self.shims,
+        }
+        if self.name == "tensorflow":
+            info["cuda"], info["cudnn"] = _tensorflow_cuda()
+            info["devices"] = [d.name for d in _tensorflow_devices()]
+        elif self.name == "mxnet":
+            info["cuda"] = _cuda_of_mxnet_package(package)
+            info["devices"] = ["cpu(0)"] + ["gpu(%d)" % i for i in range(self.visible_gpus())]
+        elif self.name == "theano":
+            info["devices"] = [self.framework.config.device]
+        else:
+            info["devices"] = [str(d) for d in self.framework.device.all_devices()]
+        return info
+
+    # --- measuring ---
+
+    def sync(self, outputs):
+        """Block until the device has finished all work queued so far.
+
+        Keras 2 hands back every step's results as NumPy values, and a
+        TensorFlow 1.x session, Theano and CNTK return only once the whole step,
+        the weight update included, has run. MXNet's engine is asynchronous:
+        keras-mxnet reads the outputs back but queues the update after them, so
+        the engine is drained.
+        """
+        if self.name == "mxnet":
+            self.framework.nd.waitall()
+
+    def timing_callback(self, recorder, step_samples):
+        """A Keras callback that reports epochs and steps to `recorder` (see common)."""
+        return timing_callback(self.keras, recorder, step_samples)
+
+    # --- training and inference ---
+
+    def compile(self, model, recipe):
+        """Compile `model` with the seed's recipe; returns the model to train."""
+        return compile_model(self.keras, self.name, self.gpus, model, recipe)
+
+    def batch_sequence(self, data, batch_size, steps):
+        """The data as a keras.utils.Sequence of `steps` batches (what fit_generator reads)."""
+        return batch_sequence(self.keras.utils.Sequence, data, batch_size, steps)
+
+    def fit(self, model, inputs, batch_size, epochs, steps, callback):
+        """Train for `epochs` epochs of `steps` steps; returns the last epoch's logs."""
+        if isinstance(inputs, tuple):
+            history = model.fit(inputs[0], inputs[1], batch_size=batch_size, epochs=epochs,
+                                shuffle=False, verbose=0, callbacks=[callback])
+        else:
+            # workers=0: batches are made on the main thread, as Keras 3 makes a
+            # PyDataset's with its one default worker, so both time the same work.
+            history = model.fit_generator(inputs, steps_per_epoch=steps, epochs=epochs,
+                                          shuffle=False, verbose=0, callbacks=[callback],
+                                          workers=0)
+        return _metrics({k: v[-1] for k, v in history.history.items()})
+
+    def predict(self, model, inputs, batch_size, steps, callback):
+        """One predict() call, timed whole.
+
+        Keras 2's predict and predict_generator take no callbacks (Keras 2.3
+        added them), so a call is one epoch of one step that holds all its
+        samples: the epoch's speed is exact, its steps are not seen one by one
+        (`--method train_on_batch` times predict_on_batch batch by batch).
+        """
+        if isinstance(inputs, tuple):
+            return callback.time_whole_call(
+                lambda: model.predict(inputs[0], batch_size=batch_size, verbose=0))
+        return callback.time_whole_call(
+            lambda: model.predict_generator(inputs, steps=steps, workers=0, verbose=0))
+
+    def train_on_batch(self, model, x, y):
+        """One step; returns {metric name: value}, as Keras 3's return_dict=True does."""
+        values = model.train_on_batch(x, y)
+        return _metrics(dict(zip(model.metrics_names, np.atleast_1d(values))))
+
+    def predict_on_batch(self, model, x):
+        return model.predict_on_batch(x)
+
+
+def compile_model(keras, backend, gpus, model, recipe):
+    """Compile `model` for `gpus` devices; returns the model to train.
+
+    Several GPUs: keras-mxnet takes the list of contexts in compile() and splits
+    each batch over them; TensorFlow 1.x trains the replica-per-GPU model that
+    keras.utils.multi_gpu_model builds around this one. Either way the batch
+    given is the global batch.
+    """
+    optimizer = keras.optimizers.get({"class_name": recipe.optimizer,
+                                      "config": {"lr": recipe.learning_rate}})
+    options = {}
+    if gpus > 1 and backend == "mxnet":
+        options["context"] = ["gpu(%d)" % i for i in range(gpus)]
+    elif gpus > 1:
+        model = keras.utils.multi_gpu_model(model, gpus=gpus)
+    model.compile(optimizer=optimizer, loss=recipe.loss, metrics=["accuracy"], **options)
+    return model
+
+
+def _metrics(logs):
+    """Keras 2's logs with Keras 3's metric names, as plain floats (for the JSON result)."""
+    return {_METRIC_NAMES.get(name, name): float(value) for name, value in logs.items()}
+
+
+def _version(text):
+    """'2.2.4.3' -> (2, 2, 4, 3)."""
+    return tuple(int(part) for part in re.findall(r"\d+", text))
+
+
+def _cuda_of_mxnet_package(package):
+    """The CUDA version in an MXNet package's name: mxnet-cu90 -> '9.0', mxnet-cu101mkl -> '10.1'."""
+    match = re.match(r"mxnet-cu(\d+)(\d)", package or "")
+    return "%s.%s" % match.groups() if match else None
+
+
+def _tensorflow_devices():
+    from tensorflow.python.client import device_lib  # TensorFlow 1.x's list of devices
+    return device_lib.list_local_devices()
+
+
+def _tensorflow_cuda():
+    """(CUDA, cuDNN) TensorFlow 1.x was built with, where its build_info says (1.13 on)."""
+    try:
+        from tensorflow.python.platform import build_info
+    except ImportError:
+        return None, None
+    return (getattr(build_info, "cuda_version_number", None),
+            getattr(build_info, "cudnn_version_number", None))

@@ -9,6 +9,7 @@ PY := $(VENV)/bin/python
 # Environments the tests need besides .venv: one "TEST_ENVS += DIR/.installed"
 # line each, here, above the test rule that reads the list (their rules can go anywhere).
 TEST_ENVS :=
+TEST_ENVS += .venv-mxnet/.installed .venv-theano/.installed .venv-mxnet110/.installed
 TEST_ENVS += .venv-tools/.installed
 
 setup: $(VENV)/.installed
@@ -17,6 +18,17 @@ $(VENV)/.installed: requirements/keras3-cpu.txt requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements/keras3-cpu.txt -r requirements/dev.txt
 	touch $@
+
+# The seeds' Keras 2 backends that run on today's Python, one environment each,
+# built from requirements/keras2-NAME.txt: tests/test_keras2.py runs the harness in them.
+.venv-mxnet/.installed .venv-theano/.installed .venv-mxnet110/.installed: .venv-%/.installed: requirements/keras2-%.txt
+	$(PYTHON) -m venv .venv-$*
+	.venv-$*/bin/python -m pip install --quiet $(PIP_OPTIONS_$*) -r $<
+	touch $@
+
+# mxnet 1.1.0's metadata asks for a NumPy that today's Python cannot install:
+# its file lists every package, pinned, to be installed as listed.
+PIP_OPTIONS_mxnet110 := --no-deps
 
 # The main job: every installed Keras 3 backend x mlp, cnn, lstm on synthetic data.
 sweep: setup

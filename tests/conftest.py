@@ -15,11 +15,12 @@ from harness.spec import KERAS3_BACKENDS  # noqa: E402
 INSTALLED_BACKENDS = [b for b in KERAS3_BACKENDS if backends.installed(b)]
 
 
-def harness(*args, env=None, timeout=600):
-    """`python -m harness ARGS` from the repository root; returns the finished process."""
+def harness(*args, env=None, timeout=600, python=sys.executable):
+    """`python -m harness ARGS` from the repository root, with this or another
+    environment's `python`; returns the finished process."""
     environ = dict(os.environ, BENCH_OFFLINE="1", PYTHONUNBUFFERED="1")
     environ.update(env or {})
-    return subprocess.run([sys.executable, "-m", "harness"] + [str(a) for a in args],
+    return subprocess.run([str(python), "-m", "harness"] + [str(a) for a in args],
                           cwd=REPO, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True, timeout=timeout)
 

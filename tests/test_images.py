@@ -337,7 +337,7 @@ def test_help_passes_through_to_the_harness(workdir):
 
 @pytest.fixture
 def fake_nvidia_smi(tmp_path):
-    """An nvidia-smi that reports FAKE_GPU (name, compute capability); without a
+    """An nvidia-smi that reports a GPU FAKE_NAME of compute capability FAKE_CAP; without a
     capability it answers as an older driver, which knows no compute_cap."""
     script = tmp_path / "nvidia-smi"
     script.write_text('#!/bin/sh\n'

@@ -14,14 +14,14 @@ import time
 
 from harness import backends, environment, schema
 from harness.cli import RUN_OPTIONS
-from harness.spec import KERAS3_BACKENDS, WORKLOADS, UsageError
+from harness.spec import BACKENDS, KERAS3_BACKENDS, WORKLOADS, UsageError
 
 _LAST_LINES = 20  # of a dead run's stderr, kept in the result written for it
 
 
 def main(args, options):
     """Run the sweep that `args` asks for; exit code 0 when no run failed."""
-    chosen = _names(args.backends, KERAS3_BACKENDS, "backend") if args.backends else \
+    chosen = _names(args.backends, BACKENDS, "backend") if args.backends else \
         [b for b in KERAS3_BACKENDS if backends.installed(b)]
     missing = [b for b in chosen if not backends.installed(b)]
     if missing or not chosen:

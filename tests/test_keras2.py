@@ -289,6 +289,14 @@ def test_a_keras_2_backend_is_a_usage_error_in_the_keras_3_environment(tmp_path)
     assert proc.returncode == 2 and "backend jax is not installed" in proc.stderr
 
 
+def test_a_sweep_runs_the_keras_2_backend_it_is_asked_for(tmp_path):
+    proc = harness("sweep", "--backends", "mxnet", "--models", "mlp,lstm", "--out", tmp_path,
+                   *TINY, python=python_of("mxnet"))
+    assert proc.returncode == 0, proc.stderr
+    rows = [line.split()[:3] for line in proc.stdout.splitlines()[2:]]
+    assert rows == [["mlp", "mxnet", "ok"], ["lstm", "mxnet", "ok"]]
+
+
 def test_cuda_is_read_from_the_mxnet_package_name():
     assert keras2._cuda_of_mxnet_package("mxnet-cu90") == "9.0"
     assert keras2._cuda_of_mxnet_package("mxnet-cu101mkl") == "10.1"

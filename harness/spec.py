@@ -6,9 +6,9 @@ the sweep all read the same object. No framework is imported here.
 from collections import namedtuple
 
 # Keras 3 runs on these three (the sweep's default list). The seeds' Keras 2
-# backends: TensorFlow 1.x, and these three that only Keras 2 has.
+# ran on TensorFlow 1.x and on three that only Keras 2 has (harness.backends
+# says which Keras drives which).
 KERAS3_BACKENDS = ("tensorflow", "jax", "torch")
-KERAS2_BACKENDS = ("tensorflow", "mxnet", "theano", "cntk")
 BACKENDS = KERAS3_BACKENDS + ("mxnet", "theano", "cntk")
 
 METHODS = ("fit", "train_on_batch", "generator")

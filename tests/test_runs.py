@@ -91,6 +91,7 @@ def test_both_data_formats_run(tmp_path, backend, data_format):
 def test_mixed_precision_trains(tmp_path, backend):
     record = tiny_run(tmp_path, "cnn", backend, "--precision", "mixed_bfloat16")
     assert record["config"]["precision"] == "mixed_bfloat16"
+    assert record["environment"]["dtype_policy"] == "mixed_bfloat16"  # in effect, not only asked
     assert record["metrics"]["diverged"] is False and record["metrics"]["loss"] > 0
     assert_counts_add_up(record)
 

@@ -57,6 +57,8 @@ class Adapter:
             "backend": self.name,
             "backend_version": self.framework.__version__,
             "backend_package": providing_package(self.framework.__name__),
+            "keras_package": providing_package("keras"),
+            "dtype_policy": self.keras.config.dtype_policy().name,  # what --precision set
             "cuda": None,
             "cudnn": None,
         }

@@ -21,6 +21,10 @@ RUN_OPTIONS = (
                                         "graph building and compilation (default: 1)")),
     (("--steps-per-epoch",), dict(type=int, help="steps in an epoch (default: the workload's "
                                                  "for synthetic data, one full pass for real data)")),
+    (("--min-steps",), dict(type=int, help="measure more epochs until at least this many "
+                                           "steps are measured (default: 0)")),
+    (("--min-seconds",), dict(type=float, help="measure more epochs until at least this many "
+                                               "seconds are measured (default: 0)")),
     (("--method",), dict(choices=specs.METHODS, help="Keras fit on arrays, one train_on_batch "
                                                      "call per step, or fit on a generator "
                                                      "(default: fit)")),

@@ -83,9 +83,10 @@ def _measure(spec, adapter, config):
     config["optimizer"] = recipe._asdict()
     config["parameters"] = int(model.count_params())
 
-    recorder = timing.Recorder(adapter.sync, progress=_epoch_progress(spec))
+    plan = timing.Plan(spec.warmup, spec.epochs, spec.min_steps, spec.min_seconds)
+    recorder = timing.Recorder(adapter.sync, plan, progress=_epoch_progress(spec))
     loop = _INFERENCE_LOOPS[spec.method] if spec.inference else _TRAINING_LOOPS[spec.method]
-    final = loop(adapter, model, data, spec.batch_size, steps, spec.warmup + spec.epochs, recorder)
+    final = loop(adapter, model, data, spec.batch_size, steps, recorder)
     metrics = timing.summarize(recorder.epochs, spec.warmup, spec.workload.unit)
     metrics["loss"] = final.get("loss")
     metrics["accuracy"] = final.get("accuracy")
@@ -94,22 +95,23 @@ def _measure(spec, adapter, config):
     return metrics, {"epochs": recorder.epochs}
 
 
-# --- the loops: Keras's own fit/predict, or one call per batch ---
+# --- the loops: Keras's own fit/predict, or one call per batch; each runs epochs
+# until the recorder's plan is done (fit: its callback stops training then) ---
 
 def _whole_batches(batch_size):
     return lambda step: batch_size
 
 
-def _fit(adapter, model, data, batch_size, steps, epochs, recorder):
+def _fit(adapter, model, data, batch_size, steps, recorder):
     inputs = data.arrays(steps * batch_size)
     callback = adapter.timing_callback(recorder, _whole_batches(batch_size))
-    return adapter.fit(model, inputs, batch_size, epochs, steps, callback)
+    return adapter.fit(model, inputs, batch_size, recorder.plan.max_epochs(), steps, callback)
 
 
-def _fit_generator(adapter, model, data, batch_size, steps, epochs, recorder):
+def _fit_generator(adapter, model, data, batch_size, steps, recorder):
     batches = adapter.batch_sequence(data, batch_size, steps)
     callback = adapter.timing_callback(recorder, _whole_batches(batch_size))
-    return adapter.fit(model, batches, batch_size, epochs, steps, callback)
+    return adapter.fit(model, batches, batch_size, recorder.plan.max_epochs(), steps, callback)
 
 
 def _batch_source(data, batch_size, steps):
@@ -120,10 +122,10 @@ def _batch_source(data, batch_size, steps):
     return lambda i: (x[i * batch_size:(i + 1) * batch_size], y[i * batch_size:(i + 1) * batch_size])
 
 
-def _train_on_batch(adapter, model, data, batch_size, steps, epochs, recorder):
+def _train_on_batch(adapter, model, data, batch_size, steps, recorder):
     batch = _batch_source(data, batch_size, steps)
     logs = {}
-    for _ in range(epochs):
+    while not recorder.done():
         recorder.begin_epoch()
         for i in range(steps):
             x, y = batch(i)
@@ -133,25 +135,25 @@ def _train_on_batch(adapter, model, data, batch_size, steps, epochs, recorder):
     return logs
 
 
-def _predict(adapter, model, data, batch_size, steps, epochs, recorder):
+def _predict(adapter, model, data, batch_size, steps, recorder):
     inputs = data.arrays(steps * batch_size)
     callback = adapter.timing_callback(recorder, _whole_batches(batch_size))
-    for _ in range(epochs):
+    while not recorder.done():
         adapter.predict(model, inputs, batch_size, steps, callback)
     return {}
 
 
-def _predict_generator(adapter, model, data, batch_size, steps, epochs, recorder):
+def _predict_generator(adapter, model, data, batch_size, steps, recorder):
     batches = adapter.batch_sequence(data, batch_size, steps)
     callback = adapter.timing_callback(recorder, _whole_batches(batch_size))
-    for _ in range(epochs):
+    while not recorder.done():
         adapter.predict(model, batches, batch_size, steps, callback)
     return {}
 
 
-def _predict_on_batch(adapter, model, data, batch_size, steps, epochs, recorder):
+def _predict_on_batch(adapter, model, data, batch_size, steps, recorder):
     batch = _batch_source(data, batch_size, steps)
-    for _ in range(epochs):
+    while not recorder.done():
         recorder.begin_epoch()
         for i in range(steps):
             x, _ = batch(i)
@@ -173,13 +175,13 @@ def _say(line):
 
 
 def _epoch_progress(spec):
-    total = spec.warmup + spec.epochs
+    total = "%d%s" % (spec.warmup + spec.epochs, "+" if spec.min_steps or spec.min_seconds else "")
     unit = spec.workload.unit
 
     def progress(number, epoch):
         samples = sum(epoch["step_samples"])
         kind = "warm-up" if number <= spec.warmup else "measured"
-        _say("  epoch %d/%d (%s): %d steps in %.2f s, %.0f %s/s"
+        _say("  epoch %d/%s (%s): %d steps in %.2f s, %.0f %s/s"
              % (number, total, kind, len(epoch["step_seconds"]), epoch["seconds"],
                 samples / epoch["seconds"], unit))
     return progress

@@ -50,6 +50,8 @@ _FIELDS = (
     ("epochs", 3),              # measured epochs, after the warm-up
     ("warmup", 1),              # epochs run first and not counted
     ("steps_per_epoch", None),  # None: the workload's (synthetic) or one full pass (real data)
+    ("min_steps", 0),           # measure on until at least this many steps...
+    ("min_seconds", 0.0),       # ...and this many seconds are measured
     ("method", "fit"),
     ("inference", False),
     ("data_format", None),      # None: the backend's configured default
@@ -125,8 +127,10 @@ def check(spec):
         value = getattr(spec, name)
         if value is not None and value < 1:
             raise UsageError("--%s must be at least 1, not %d" % (name.replace("_", "-"), value))
-    if spec.warmup < 0:
-        raise UsageError("--warmup must be 0 or more, not %d" % spec.warmup)
+    for name in ("warmup", "min_steps", "min_seconds"):
+        if getattr(spec, name) < 0:
+            raise UsageError("--%s must be 0 or more, not %s"
+                             % (name.replace("_", "-"), getattr(spec, name)))
     if spec.gpus is not None and spec.gpus < 0:
         raise UsageError("--gpus must be 0 (CPU) or more, not %d" % spec.gpus)
     if spec.method not in METHODS:

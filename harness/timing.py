@@ -6,6 +6,34 @@ before that would time how fast work is queued, not how fast it runs.
 """
 import math
 import time
+from collections import namedtuple
+
+# Keras's fit() needs an epoch count up front; with minimums to meet it is given
+# this many and stopped by the callback once the plan is done.
+UNBOUNDED_EPOCHS = 10 ** 6
+
+
+class Plan(namedtuple("Plan", "warmup epochs min_steps min_seconds")):
+    """How long to measure: `warmup` epochs not counted, then at least `epochs`
+    epochs, and more until the measured steps and seconds reach their minimums
+    (so a tiny model is not timed over a handful of steps)."""
+
+    __slots__ = ()
+
+    @property
+    def open_ended(self):
+        return bool(self.min_steps or self.min_seconds)
+
+    def max_epochs(self):
+        return UNBOUNDED_EPOCHS if self.open_ended else self.warmup + self.epochs
+
+    def done(self, epochs):
+        """Whether the finished `epochs` (Recorder.epochs) complete the plan."""
+        finished = [e for e in epochs if e["seconds"] is not None]
+        measured = finished[self.warmup:]
+        return (len(measured) >= self.epochs
+                and sum(len(e["step_seconds"]) for e in measured) >= self.min_steps
+                and sum(e["seconds"] for e in measured) >= self.min_seconds)
 
 
 class Recorder:
@@ -16,8 +44,9 @@ class Recorder:
     whole epoch: data feeding and callbacks between steps are counted, not hidden.
     """
 
-    def __init__(self, sync, clock=time.perf_counter, progress=None):
+    def __init__(self, sync, plan, clock=time.perf_counter, progress=None):
         self._sync = sync
+        self.plan = plan
         self._clock = clock
         self._progress = progress
         self._epoch_start = None
@@ -43,6 +72,10 @@ class Recorder:
         epoch["seconds"] = self._clock() - self._epoch_start
         if self._progress:
             self._progress(len(self.epochs), epoch)
+
+    def done(self):
+        """Whether the measurement plan is complete: stop training or predicting."""
+        return self.plan.done(self.epochs)
 
 
 def stats(values):

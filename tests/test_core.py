@@ -29,6 +29,7 @@ def test_spec_fills_the_workloads_defaults():
     (dict(model="mlp", backend="jax", dataset="cifar10"), "does not read data set"),
     (dict(model="mlp", backend="jax", batch_size=0), "--batch-size must be at least 1"),
     (dict(model="mlp", backend="jax", warmup=-1), "--warmup"),
+    (dict(model="mlp", backend="jax", min_seconds=-1.0), "--min-seconds"),
     (dict(model="mlp", backend="jax", gpus=-2), "--gpus"),
     (dict(model="resnet50", backend="jax", dataset="imagenet", method="fit"), "streamed"),
     (dict(model="resnet", backend="jax", resnet_layers=21), "--layers"),
@@ -111,13 +112,15 @@ class FakeClock:
 def test_recorder_excludes_warmup_and_computes_statistics():
     clock = FakeClock([5.0, 0.1, 0.1, 0.2, 0.2, 0.1, 0.3])  # a slow first step: compilation
     synced = []
-    recorder = timing.Recorder(sync=synced.append, clock=clock)
+    recorder = timing.Recorder(sync=synced.append, plan=timing.Plan(1, 2, 0, 0), clock=clock)
     for steps in ([5.0, 0.1], [0.1, 0.2], [0.2, 0.1, 0.3]):
+        assert not recorder.done()
         recorder.begin_epoch()
         for _ in steps:
             clock.advance()
             recorder.end_step(10, outputs="logs")
         recorder.end_epoch()
+    assert recorder.done()
     assert synced.count("logs") == 7 and synced.count(None) == 6  # sync before every clock read
     metrics = timing.summarize(recorder.epochs, warmup=1, unit="images")
     assert metrics["warmup"] == {"epochs": 1, "steps": 2, "samples": 20, "seconds": pytest.approx(5.1),
@@ -130,6 +133,25 @@ def test_recorder_excludes_warmup_and_computes_statistics():
     assert metrics["step_ms"]["median"] == pytest.approx(200.0)
     assert metrics["step_ms"]["max"] == pytest.approx(300.0)
     assert metrics["step_ms"]["stdev"] == pytest.approx(83.666, rel=1e-4)
+
+
+def _epochs(*steps_per_epoch, step_seconds=0.5):
+    return [{"seconds": step_seconds * n, "step_seconds": [step_seconds] * n,
+             "step_samples": [4] * n} for n in steps_per_epoch]
+
+
+def test_plan_measures_on_until_every_minimum_is_met():
+    assert timing.Plan(1, 2, 0, 0).max_epochs() == 3
+    by_steps = timing.Plan(warmup=1, epochs=2, min_steps=7, min_seconds=0)
+    assert by_steps.max_epochs() == timing.UNBOUNDED_EPOCHS
+    assert not by_steps.done(_epochs(3, 3, 3))       # 6 measured steps
+    assert by_steps.done(_epochs(3, 3, 3, 3))        # 9: the warm-up's 3 never count
+    by_time = timing.Plan(warmup=0, epochs=1, min_steps=0, min_seconds=2.0)
+    assert not by_time.done(_epochs(3))              # 1.5 s
+    assert by_time.done(_epochs(3, 1))               # 2.0 s
+    unfinished = _epochs(3, 3)
+    unfinished[-1]["seconds"] = None                 # an epoch still running counts for nothing
+    assert not timing.Plan(0, 2, 0, 0).done(unfinished)
 
 
 def test_summary_refuses_a_run_with_nothing_measured():

@@ -115,6 +115,15 @@ def test_mxnet_runs_channels_last_when_asked(tmp_path):
 
 
 @pytest.mark.parametrize("env", ["mxnet", "theano"])
+def test_keras_2_fit_stops_when_the_minimums_are_met(tmp_path, env):
+    """Keras 2's fit() is given open-ended epochs and stopped by the timing callback."""
+    record = run_in(env, tmp_path, "mlp", "--min-steps", 10)
+    assert record["metrics"]["measured"]["steps"] == 12  # four 3-step epochs
+    assert len(record["samples"]["epochs"]) == 5  # the warm-up and those four, no more
+    assert_counts_add_up(record, epochs=4)
+
+
+@pytest.mark.parametrize("env", ["mxnet", "theano"])
 def test_mixed_precision_is_skipped_with_its_reason(tmp_path, env):
     record = run_in(env, tmp_path, "mlp", "--precision", "mixed_float16", status="skipped")
     assert "Keras 3's mixed precision" in record["error"]["message"]

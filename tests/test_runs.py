@@ -88,6 +88,22 @@ def test_both_data_formats_run(tmp_path, backend, data_format):
     assert_counts_add_up(record)
 
 
+@pytest.mark.parametrize("method, inference", [("fit", False), ("train_on_batch", False),
+                                               ("fit", True)])
+def test_short_runs_are_extended_to_the_minimums(tmp_path, method, inference):
+    backend = INSTALLED_BACKENDS[0]
+    record = tiny_run(tmp_path / "steps", "mlp", backend, "--method", method, "--min-steps", 10,
+                      *(["--inference"] if inference else []))
+    measured = record["metrics"]["measured"]
+    assert measured["steps"] == 12 and measured["epochs"] == 4  # 3-step epochs until >= 10
+    assert_counts_add_up(record, epochs=4)
+    record = tiny_run(tmp_path / "seconds", "mlp", backend, "--method", method,
+                      "--min-seconds", 1.5, *(["--inference"] if inference else []))
+    measured = record["metrics"]["measured"]
+    assert measured["seconds"] >= 1.5 and measured["epochs"] > 2
+    assert len(record["samples"]["epochs"]) == measured["epochs"] + 1  # nothing run past the plan
+
+
 def test_mixed_precision_trains(tmp_path, backend):
     record = tiny_run(tmp_path, "cnn", backend, "--precision", "mixed_bfloat16")
     assert record["config"]["precision"] == "mixed_bfloat16"

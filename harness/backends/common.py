@@ -33,6 +33,7 @@ def timing_callback(keras, recorder, step_samples):
 
     `step_samples(step)` is the number of samples in that step of an epoch.
     Keras 3 calls `on_train_batch_end`, Keras 2 `on_batch_end`: both end a step.
+    Training stops at the end of the epoch that completes the recorder's plan.
     Having batch-level hooks makes Keras 3 turn each step's logs into Python
     numbers, so every step ends with its results on the host; Keras 2's logs
     are host numbers already.
@@ -48,6 +49,8 @@ def timing_callback(keras, recorder, step_samples):
 
         def on_epoch_end(self, epoch, logs=None):
             recorder.end_epoch()
+            if recorder.done():  # fit() was given more epochs than the plan may need
+                self.model.stop_training = True
 
         # One predict() call is one epoch of inference.
         def on_predict_begin(self, logs=None):

@@ -85,8 +85,11 @@ def _measure(spec, adapter, config):
 
     plan = timing.Plan(spec.warmup, spec.epochs, spec.min_steps, spec.min_seconds)
     recorder = timing.Recorder(adapter.sync, plan, progress=_epoch_progress(spec))
-    loop = _INFERENCE_LOOPS[spec.method] if spec.inference else _TRAINING_LOOPS[spec.method]
-    final = loop(adapter, model, data, spec.batch_size, steps, recorder)
+    if spec.method == "train_on_batch":
+        final = _per_batch(adapter, model, data, spec.batch_size, steps, recorder, spec.inference)
+    else:
+        final = _keras_loop(adapter, model, data, spec.batch_size, steps, recorder, spec.method,
+                            spec.inference)
     metrics = timing.summarize(recorder.epochs, spec.warmup, spec.workload.unit)
     metrics["loss"] = final.get("loss")
     metrics["accuracy"] = final.get("accuracy")
@@ -98,20 +101,34 @@ def _measure(spec, adapter, config):
 # --- the loops: Keras's own fit/predict, or one call per batch; each runs epochs
 # until the recorder's plan is done (fit: its callback stops training then) ---
 
-def _whole_batches(batch_size):
-    return lambda step: batch_size
+def _keras_loop(adapter, model, data, batch_size, steps, recorder, method, inference):
+    """fit() or predict() on arrays in memory (`fit`) or on a generator of batches."""
+    if method == "generator":
+        inputs = adapter.batch_sequence(data, batch_size, steps)
+    else:
+        inputs = data.arrays(steps * batch_size)
+    callback = adapter.timing_callback(recorder, lambda step: batch_size)
+    if not inference:
+        return adapter.fit(model, inputs, batch_size, recorder.plan.max_epochs(), steps, callback)
+    while not recorder.done():  # one predict() call is one epoch
+        adapter.predict(model, inputs, batch_size, steps, callback)
+    return {}
 
 
-def _fit(adapter, model, data, batch_size, steps, recorder):
-    inputs = data.arrays(steps * batch_size)
-    callback = adapter.timing_callback(recorder, _whole_batches(batch_size))
-    return adapter.fit(model, inputs, batch_size, recorder.plan.max_epochs(), steps, callback)
-
-
-def _fit_generator(adapter, model, data, batch_size, steps, recorder):
-    batches = adapter.batch_sequence(data, batch_size, steps)
-    callback = adapter.timing_callback(recorder, _whole_batches(batch_size))
-    return adapter.fit(model, batches, batch_size, recorder.plan.max_epochs(), steps, callback)
+def _per_batch(adapter, model, data, batch_size, steps, recorder, inference):
+    """One train_on_batch (or predict_on_batch) call per step; returns the last step's logs."""
+    batch = _batch_source(data, batch_size, steps)
+    logs = {}
+    while not recorder.done():
+        recorder.begin_epoch()
+        for i in range(steps):
+            x, y = batch(i)
+            outputs = adapter.predict_on_batch(model, x) if inference else \
+                adapter.train_on_batch(model, x, y)
+            recorder.end_step(len(x), outputs)  # the samples this call really took
+            logs = {} if inference else outputs
+        recorder.end_epoch()
+    return logs
 
 
 def _batch_source(data, batch_size, steps):
@@ -120,51 +137,6 @@ def _batch_source(data, batch_size, steps):
         return lambda i: data.batch(i, batch_size)
     x, y = data.arrays(steps * batch_size)
     return lambda i: (x[i * batch_size:(i + 1) * batch_size], y[i * batch_size:(i + 1) * batch_size])
-
-
-def _train_on_batch(adapter, model, data, batch_size, steps, recorder):
-    batch = _batch_source(data, batch_size, steps)
-    logs = {}
-    while not recorder.done():
-        recorder.begin_epoch()
-        for i in range(steps):
-            x, y = batch(i)
-            logs = adapter.train_on_batch(model, x, y)
-            recorder.end_step(len(x), logs)  # the samples this call really took
-        recorder.end_epoch()
-    return logs
-
-
-def _predict(adapter, model, data, batch_size, steps, recorder):
-    inputs = data.arrays(steps * batch_size)
-    callback = adapter.timing_callback(recorder, _whole_batches(batch_size))
-    while not recorder.done():
-        adapter.predict(model, inputs, batch_size, steps, callback)
-    return {}
-
-
-def _predict_generator(adapter, model, data, batch_size, steps, recorder):
-    batches = adapter.batch_sequence(data, batch_size, steps)
-    callback = adapter.timing_callback(recorder, _whole_batches(batch_size))
-    while not recorder.done():
-        adapter.predict(model, batches, batch_size, steps, callback)
-    return {}
-
-
-def _predict_on_batch(adapter, model, data, batch_size, steps, recorder):
-    batch = _batch_source(data, batch_size, steps)
-    while not recorder.done():
-        recorder.begin_epoch()
-        for i in range(steps):
-            x, _ = batch(i)
-            recorder.end_step(len(x), adapter.predict_on_batch(model, x))
-        recorder.end_epoch()
-    return {}
-
-
-_TRAINING_LOOPS = {"fit": _fit, "generator": _fit_generator, "train_on_batch": _train_on_batch}
-_INFERENCE_LOOPS = {"fit": _predict, "generator": _predict_generator,
-                    "train_on_batch": _predict_on_batch}
 
 
 # --- what the user sees ---

@@ -15,7 +15,11 @@ RUN_OPTIONS = (
     (("--dataset",), dict(choices=specs.DATASETS, help="data set (default: synthetic)")),
     (("--data-dir",), dict(help="folder of real data sets (default: $BENCH_DATA, then "
                                 "the Keras cache folder ~/.keras/datasets)")),
-    (("--batch-size",), dict(type=int, help="global batch size (default: the workload's)")),
+    (("--batch-size",), dict(type=int, help="global batch size, split over the devices "
+                                            "(default: the workload's)")),
+    (("--per-device-batch",), dict(action="store_true", default=None,
+                                   help="--batch-size is per device: the global batch is it "
+                                        "times the devices")),
     (("--epochs",), dict(type=int, help="measured epochs (default: 3)")),
     (("--warmup",), dict(type=int, help="epochs run first and not counted: they include "
                                         "graph building and compilation (default: 1)")),
@@ -32,12 +36,20 @@ RUN_OPTIONS = (
                             help="measure predict throughput instead of training")),
     (("--data-format",), dict(choices=specs.DATA_FORMATS,
                               help="image layout (default: the backend's configured one)")),
-    (("--gpus",), dict(type=int, help="GPUs to use; 0 is the CPU (default: 1 if a GPU is "
-                                      "visible, else 0)")),
+    (("--gpus",), dict(type=int, help="GPUs to use, data-parallel when more than one; 0 is "
+                                      "the CPU (default: 1 if a GPU is visible, else 0)")),
+    (("--cpu-devices",), dict(type=int, help="split the CPU into this many devices and train "
+                                             "data-parallel on them, as on GPUs (default: 1)")),
     (("--precision",), dict(choices=specs.PRECISIONS, help="dtype policy (default: float32)")),
     (("--seed",), dict(type=int, help="seed of the synthetic data and the weights (default: 1234)")),
     (("--out",), dict(help="folder the result files go to (default: results)")),
     (("--instance",), dict(help="the tables' Instance Type label (default: derived from the host)")),
+    (("--telemetry-interval",), dict(type=float, help="seconds between samples of GPU and host "
+                                                      "use while training; 0 turns the sampler "
+                                                      "off (default: 0.5)")),
+    (("--profile",), dict(action="store_true", default=None,
+                          help="also write the backend's own profiler trace beside the result "
+                               "(slows the run: its speed is marked as profiled)")),
 )
 # Options only some workloads take: (workloads, flags, argparse keywords).
 MODEL_OPTIONS = (

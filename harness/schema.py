@@ -10,7 +10,7 @@ import os
 import tempfile
 import uuid
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: devices, global batch, phases, telemetry, memory
 STATUSES = ("ok", "error", "skipped", "interrupted")
 
 # Top-level keys every record carries, with the JSON type each must have.

@@ -9,7 +9,10 @@ from collections import namedtuple
 # ran on TensorFlow 1.x and on three that only Keras 2 has (harness.backends
 # says which Keras drives which).
 KERAS3_BACKENDS = ("tensorflow", "jax", "torch")
-BACKENDS = KERAS3_BACKENDS + ("mxnet", "theano", "cntk")
+# The same networks written natively on each framework, no Keras: how far
+# Keras-on-X is from X itself (harness.backends.native).
+NATIVE_BACKENDS = ("native-tensorflow", "native-jax", "native-torch")
+BACKENDS = KERAS3_BACKENDS + ("mxnet", "theano", "cntk") + NATIVE_BACKENDS
 
 METHODS = ("fit", "train_on_batch", "generator")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -47,6 +50,7 @@ _FIELDS = (
     ("dataset", "synthetic"),
     ("data_dir", None),         # None: $BENCH_DATA, then the Keras cache folder
     ("batch_size", None),       # None: the workload's batch size
+    ("per_device_batch", False),  # True: batch_size is per device, not global
     ("epochs", 3),              # measured epochs, after the warm-up
     ("warmup", 1),              # epochs run first and not counted
     ("steps_per_epoch", None),  # None: the workload's (synthetic) or one full pass (real data)
@@ -56,11 +60,17 @@ _FIELDS = (
     ("inference", False),
     ("data_format", None),      # None: the backend's configured default
     ("gpus", None),             # None: one GPU if any is visible, else the CPU
+    ("cpu_devices", 1),         # >1: split the CPU into this many devices, data-parallel
     ("precision", "float32"),
     ("seed", 1234),
     ("out", "results"),
     ("instance", None),         # None: derived from the host
     ("run_id", None),           # None: a fresh unique id
+    ("profile", False),         # write the backend's own profiler trace beside the result
+    ("telemetry_interval", 0.5),  # seconds between GPU and host samples; 0: no sampler
+    ("repeat", 1),              # run the configuration this many times, fresh processes
+    ("repeat_index", None),     # this run's place among them (0-based; None: no repeats)
+    ("repeat_group", None),     # the id the repeats of one configuration share
     ("resnet_version", 1),
     ("resnet_layers", 20),
     ("image_size", 224),
@@ -84,6 +94,10 @@ class RunSpec(namedtuple("RunSpec", FIELD_NAMES)):
     @property
     def workload(self):
         return WORKLOADS[self.model]
+
+    def global_batch(self, devices):
+        """Samples per step over all `devices`: --batch-size, or that per device."""
+        return self.batch_size * devices if self.per_device_batch else self.batch_size
 
     def to_dict(self):
         return dict(self._asdict())
@@ -123,16 +137,19 @@ def check(spec):
     if spec.dataset not in workload.datasets:
         raise UsageError("model %s does not read data set %r; it reads %s"
                          % (spec.model, spec.dataset, ", ".join(workload.datasets)))
-    for name in ("batch_size", "epochs", "steps_per_epoch"):
+    for name in ("batch_size", "epochs", "steps_per_epoch", "cpu_devices", "repeat"):
         value = getattr(spec, name)
         if value is not None and value < 1:
             raise UsageError("--%s must be at least 1, not %d" % (name.replace("_", "-"), value))
-    for name in ("warmup", "min_steps", "min_seconds"):
+    for name in ("warmup", "min_steps", "min_seconds", "telemetry_interval"):
         if getattr(spec, name) < 0:
             raise UsageError("--%s must be 0 or more, not %s"
                              % (name.replace("_", "-"), getattr(spec, name)))
     if spec.gpus is not None and spec.gpus < 0:
         raise UsageError("--gpus must be 0 (CPU) or more, not %d" % spec.gpus)
+    if spec.cpu_devices > 1 and spec.gpus:
+        raise UsageError("--cpu-devices %d splits the CPU; it cannot be mixed with --gpus %d"
+                         % (spec.cpu_devices, spec.gpus))
     if spec.method not in METHODS:
         raise UsageError("unknown method %r; choose from %s" % (spec.method, ", ".join(METHODS)))
     if spec.precision not in PRECISIONS:

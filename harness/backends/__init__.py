@@ -1,9 +1,11 @@
 """Backend adapters: the only modules that import a framework.
 
 The installed Keras decides the adapter: `keras3` (TensorFlow 2, JAX, PyTorch)
-or `keras2` (TensorFlow 1.x, MXNet through keras-mxnet, Theano, CNTK). An
-adapter is imported by name after the backend is chosen, and sets the
-environment that must be in place before the framework loads.
+or `keras2` (TensorFlow 1.x, MXNet through keras-mxnet, Theano, CNTK). The
+`native-*` backends need no Keras: adapter `native` trains the same networks
+written on the framework itself. An adapter is imported by name after the
+backend is chosen, and sets the environment that must be in place before the
+framework loads.
 """
 import importlib
 import importlib.util
@@ -15,6 +17,7 @@ FRAMEWORKS = {
     "keras3": {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"},
     "keras2": {"tensorflow": "tensorflow", "mxnet": "mxnet", "theano": "theano", "cntk": "cntk"},
 }
+NATIVE = {"native-tensorflow": "tensorflow", "native-jax": "jax", "native-torch": "torch"}
 
 
 def keras_api():
@@ -33,12 +36,16 @@ def keras_api():
 
 def installed(backend):
     """Whether this environment can run `backend` (checked without importing it)."""
-    framework = FRAMEWORKS.get(keras_api(), {}).get(backend)
+    framework = NATIVE.get(backend) or FRAMEWORKS.get(keras_api(), {}).get(backend)
     return framework is not None and importlib.util.find_spec(framework) is not None
 
 
 def load(spec):
     """The adapter for `spec.backend`, with its framework imported and configured."""
-    api = keras_api()
+    if spec.backend in NATIVE:
+        api, framework = "native", NATIVE[spec.backend]
+    else:
+        api = keras_api()
+        framework = FRAMEWORKS[api][spec.backend]
     module = importlib.import_module("harness.backends." + api)
-    return module.Adapter(spec, FRAMEWORKS[api][spec.backend])
+    return module.Adapter(spec, framework)

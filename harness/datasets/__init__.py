@@ -131,9 +131,10 @@ def synthetic(spec, data_format, count):
     return ArrayData("synthetic", x, labels, classes, scale=1 / 255.0)
 
 
-def load(spec, data_format, steps_per_epoch):
-    """The data set `spec.dataset` in the form `spec.model` reads."""
+def load(spec, data_format, steps_per_epoch, batch_size):
+    """The data set `spec.dataset` in the form `spec.model` reads (synthetic:
+    `steps_per_epoch` global batches of `batch_size`)."""
     if spec.dataset == "synthetic":
-        return synthetic(spec, data_format, steps_per_epoch * spec.batch_size)
+        return synthetic(spec, data_format, steps_per_epoch * batch_size)
     module = importlib.import_module("harness.datasets." + spec.dataset)
     return module.load(spec, data_format)

@@ -1,0 +1,312 @@
+"""GPU and host use, sampled by a background thread while a run trains.
+
+    with Sampler(interval_s=0.5, gpus=1) as sampler:
+        train()
+    sampler.summary()  # mean and peak of each measure; sampler.samples holds every sample
+
+Host: `cpu_percent` is the CPU time of this process and of its children (DDP
+workers are children), live or ended, over wall time, as a percentage of one
+core (two busy cores read 200); `system_cpu_percent` is the whole machine's
+busy share of all its cores, from /proc/stat; `rss_mb` is the resident memory
+of this process plus its live descendants. Rates need two readings, so the
+first sample has none.
+
+GPU: utilisation, memory used and power of the run's GPUs, through NVIDIA's
+NVML (the `pynvml` module of nvidia-ml-py, imported only here, so the harness
+loads without it). Where NVML or a driver is missing, or the run uses no GPU,
+the summary says `available: False` and why; sampling goes on for the host.
+
+NVML's "memory used" is everything allocated on the card, the frameworks'
+allocator pools included: TensorFlow and JAX reserve most of a GPU's memory up
+front, so this reads as nearly full whatever the model needs. It is not model
+memory; the backend's own peak is recorded separately by the adapters.
+"""
+import glob
+import os
+import sys
+import threading
+import time
+
+MIB = float(1 << 20)
+
+
+def nvml_indices(cuda_visible_devices, uuids):
+    """The NVML indices of the GPUs CUDA shows, in CUDA's order.
+
+    `cuda_visible_devices` is $CUDA_VISIBLE_DEVICES (None when unset), `uuids`
+    the UUIDs NVML lists ("GPU-..."), in NVML's order. Entries are indices or
+    UUIDs, a UUID's leading part being enough; as CUDA does, an entry that names
+    no GPU (-1, an index out of range, an unknown UUID, a MIG instance) ends
+    the list. An index is NVML's index only when CUDA enumerates in PCI order
+    (CUDA_DEVICE_ORDER=PCI_BUS_ID) or the GPUs are alike: CUDA's default puts
+    the fastest first.
+    """
+    if cuda_visible_devices is None:
+        return list(range(len(uuids)))
+    indices = []
+    for entry in cuda_visible_devices.split(","):
+        entry = entry.strip()
+        if entry.isdigit():
+            found = [int(entry)] if int(entry) < len(uuids) else []
+        else:
+            found = [i for i, uuid in enumerate(uuids)
+                     if entry and (uuid.startswith(entry) or uuid.startswith("GPU-" + entry))]
+        if len(found) != 1:  # unknown, or a prefix that fits several GPUs
+            break
+        indices.append(found[0])
+    return indices
+
+
+class Sampler(object):
+    """Samples host and GPU use every `interval_s` seconds between start() and stop().
+
+    `gpus` is how many of the visible GPUs the run uses (0: a CPU run). `nvml`
+    is the pynvml module, or a stand-in with its functions; by default pynvml
+    is imported when the sampler starts.
+    """
+
+    def __init__(self, interval_s=0.5, gpus=0, nvml=None):
+        if not interval_s > 0:
+            raise ValueError("interval_s must be more than 0, not %r" % (interval_s,))
+        self.interval_s = interval_s
+        self.gpus = gpus
+        self.samples = []
+        self._nvml = nvml
+        self._host = _HostReader()
+        self._gpu = None
+        self._stopping = threading.Event()
+        self._thread = None
+        self._stopped = False
+        self._start = None
+
+    def start(self):
+        """Take one sample now, then one every interval in a daemon thread."""
+        if self._thread is not None:
+            raise RuntimeError("a Sampler starts once")
+        self._gpu = _GpuReader.open(self.gpus, self._nvml)
+        self._start = time.monotonic()
+        self._sample()
+        self._thread = threading.Thread(target=self._loop, name="telemetry-sampler")
+        self._thread.daemon = True  # never keeps a finished run's process alive
+        self._thread.start()
+        return self
+
+    def stop(self):
+        """Take a last sample and end the thread; later calls do nothing."""
+        if self._thread is None or self._stopped:
+            return
+        self._stopped = True
+        self._stopping.set()
+        self._thread.join()
+        self._sample()
+        self._gpu.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    def _loop(self):
+        ticks = 1
+        while True:
+            # Keep to the start's grid, and skip ticks missed while the process was starved.
+            delay = self._start + ticks * self.interval_s - time.monotonic()
+            ticks += max(0, int(-delay // self.interval_s)) + 1
+            if self._stopping.wait(max(0.0, delay)):
+                return
+            self._sample()
+
+    def _sample(self):
+        sample = {"t": round(time.monotonic() - self._start, 3)}
+        sample.update(self._host.read())
+        sample["gpus"] = self._gpu.read()
+        self.samples.append(sample)
+
+    def summary(self):
+        """Mean and peak of every measure over the samples so far, and the GPUs' identities."""
+        samples = list(self.samples)
+        host = {name: _mean_peak([s[name] for s in samples])
+                for name in ("cpu_percent", "system_cpu_percent", "rss_mb")}
+        gpu = {"available": False, "reason": "the sampler has not started", "devices": []}
+        if self._gpu is not None:
+            gpu = {"available": self._gpu.available, "reason": self._gpu.reason, "devices": []}
+            for position, device in enumerate(self._gpu.devices):
+                readings = [s["gpus"][position] for s in samples]
+                entry = dict(device)
+                for name in ("util_percent", "memory_used_mb", "power_w"):
+                    entry[name] = _mean_peak([r[name] for r in readings])
+                gpu["devices"].append(entry)
+        return {"interval_s": self.interval_s, "count": len(samples), "host": host, "gpu": gpu}
+
+
+def _mean_peak(values):
+    """{"mean", "peak"} of the values that are not None; None when there are none."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    return {"mean": round(sum(present) / len(present), 2), "peak": max(present)}
+
+
+class _HostReader(object):
+    """CPU and resident memory of this process and its descendants, and the machine's CPU."""
+
+    def __init__(self):
+        self._pid = os.getpid()
+        self._has_proc = os.path.exists("/proc/self/stat")
+        # Not every kernel has the per-thread children lists (CONFIG_PROC_CHILDREN).
+        self._children_files = bool(glob.glob("/proc/self/task/*/children"))
+        self._tick = float(os.sysconf("SC_CLK_TCK")) if self._has_proc else None
+        self._page_mb = os.sysconf("SC_PAGE_SIZE") / MIB if self._has_proc else None
+        self._last_process = None  # (wall, cpu seconds)
+        self._last_system = None  # (busy ticks, total ticks)
+
+    def read(self):
+        wall = time.monotonic()
+        times = os.times()
+        # Ended children count once they are waited for; live ones are read from /proc.
+        cpu = times[0] + times[1] + times[2] + times[3]
+        descendants = []
+        if self._has_proc:
+            descendants = [f for f in map(_stat_fields, self._descendants()) if f is not None]
+            # utime, stime, and the times of their own ended children, in clock ticks.
+            cpu += sum(int(f[11]) + int(f[12]) + int(f[13]) + int(f[14]) for f in descendants) / self._tick
+        previous, self._last_process = self._last_process, (wall, cpu)
+        cpu_percent = None
+        if previous and wall > previous[0]:
+            # A descendant orphaned and adopted elsewhere takes its time away: never below 0.
+            cpu_percent = round(max(0.0, 100.0 * (cpu - previous[1]) / (wall - previous[0])), 1)
+        return {"cpu_percent": cpu_percent, "system_cpu_percent": self._system_cpu_percent(),
+                "rss_mb": self._rss_mb(descendants)}
+
+    def _rss_mb(self, descendants):
+        if not self._has_proc:
+            return _peak_rss_mb()
+        own = _stat_fields(self._pid)
+        pages = sum(int(f[21]) for f in descendants + [own] if f is not None)
+        return round(pages * self._page_mb, 1)
+
+    def _system_cpu_percent(self):
+        try:
+            with open("/proc/stat") as f:
+                ticks = [int(v) for v in f.readline().split()[1:9]]
+        except (OSError, ValueError):
+            return None
+        # user nice system idle iowait irq softirq steal: idle and iowait are not busy.
+        total = sum(ticks)
+        busy = total - ticks[3] - ticks[4]
+        previous, self._last_system = self._last_system, (busy, total)
+        if not previous or total <= previous[1]:
+            return None
+        return round(100.0 * (busy - previous[0]) / (total - previous[1]), 1)
+
+    def _descendants(self):
+        children_of = self._children if self._children_files else _children_by_ppid()
+        found, todo = [], [self._pid]
+        while todo:
+            kids = children_of(todo.pop())
+            found.extend(kids)
+            todo.extend(kids)
+        return found
+
+    @staticmethod
+    def _children(pid):
+        kids = []
+        for path in glob.glob("/proc/%d/task/*/children" % pid):
+            try:
+                with open(path) as f:
+                    kids.extend(int(k) for k in f.read().split())
+            except OSError:  # the thread or process ended meanwhile
+                pass
+        return kids
+
+
+def _children_by_ppid():
+    """A lookup pid -> child pids, from every process's /proc/<pid>/stat."""
+    children = {}
+    for name in os.listdir("/proc"):
+        fields = _stat_fields(name) if name.isdigit() else None
+        if fields is not None:
+            children.setdefault(int(fields[1]), []).append(int(name))
+    return lambda pid: children.get(pid, [])
+
+
+def _stat_fields(pid):
+    """The fields of /proc/<pid>/stat after the command name (state, ppid, ...), or None if gone."""
+    try:
+        with open("/proc/%s/stat" % pid) as f:
+            text = f.read()
+    except OSError:
+        return None
+    # The name is in parentheses and may hold spaces and parentheses itself.
+    return text[text.rfind(")") + 2:].split()
+
+
+def _peak_rss_mb():
+    """Without /proc: the peak (not current) resident memory of this process and its ended children."""
+    import resource
+    peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    return round(peak / (MIB if sys.platform == "darwin" else 1024.0), 1)  # bytes there, KiB here
+
+
+class _GpuReader(object):
+    """The run's GPUs through NVML, or the reason they cannot be read."""
+
+    def __init__(self, nvml, handles, devices, reason):
+        self._nvml = nvml
+        self._handles = handles
+        self.devices = devices  # [{"index", "name", "memory_total_mb"}]
+        self.available = bool(handles)
+        self.reason = reason
+
+    @classmethod
+    def open(cls, gpus, nvml):
+        if not gpus:
+            return cls(None, [], [], "no GPU used")
+        if nvml is None:
+            try:
+                import pynvml as nvml
+            except ImportError as e:
+                return cls(None, [], [], "nvidia-ml-py is not installed: %s" % e)
+        try:
+            nvml.nvmlInit()
+        except nvml.NVMLError as e:
+            return cls(None, [], [], "NVML: %s" % e)
+        try:
+            handles = [nvml.nvmlDeviceGetHandleByIndex(i) for i in range(nvml.nvmlDeviceGetCount())]
+            uuids = [nvml.nvmlDeviceGetUUID(h) for h in handles]
+            visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+            indices = nvml_indices(visible, uuids)[:gpus]
+            devices = [{"index": i, "name": nvml.nvmlDeviceGetName(handles[i]),
+                        "memory_total_mb": round(nvml.nvmlDeviceGetMemoryInfo(handles[i]).total / MIB, 1)}
+                       for i in indices]
+        except nvml.NVMLError as e:
+            nvml.nvmlShutdown()
+            return cls(None, [], [], "NVML: %s" % e)
+        reason = None
+        if len(indices) < gpus:
+            reason = "%d GPU(s) used but NVML finds %d visible (%d in all, CUDA_VISIBLE_DEVICES=%s)" % (
+                gpus, len(indices), len(uuids), visible)
+        if not indices:
+            nvml.nvmlShutdown()
+            return cls(None, [], [], reason)
+        return cls(nvml, [handles[i] for i in indices], devices, reason)
+
+    def read(self):
+        return [{"util_percent": self._query(lambda: self._nvml.nvmlDeviceGetUtilizationRates(h).gpu),
+                 "memory_used_mb": self._query(
+                     lambda: round(self._nvml.nvmlDeviceGetMemoryInfo(h).used / MIB, 1)),
+                 "power_w": self._query(lambda: self._nvml.nvmlDeviceGetPowerUsage(h) / 1000.0)}
+                for h in self._handles]
+
+    def _query(self, read):
+        """One reading, or None where this GPU does not report it (power on some boards, MIG)."""
+        try:
+            return read()
+        except self._nvml.NVMLError:
+            return None
+
+    def close(self):
+        if self._handles:
+            self._nvml.nvmlShutdown()

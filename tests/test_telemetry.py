@@ -159,7 +159,8 @@ class FakeNvml(object):
         pass
 
     def __init__(self, gpus, fail_init=None):
-        self.gpus = gpus  # [{"uuid", "name", "total_mib", "util": [...], "used_mib": [...], "power_mw": [...] or None}]
+        # [{"uuid", "name", "total_mib", "util": [...], "used_mib": [...], "power_mw": [...] or None}]
+        self.gpus = gpus
         self.fail_init = fail_init
         self.calls = {}
         self.initialized = False

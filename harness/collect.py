@@ -7,8 +7,11 @@
 Reads the records of harness/schema.py and nothing else: no deep-learning
 framework is imported, so it runs on any host that has `tabulate` (and
 `matplotlib` for --chart). Repeated runs of one configuration become one row
-(their median); failed, skipped and interrupted runs are listed apart and never
-enter a speed; files that cannot be read are named on stderr and skipped.
+(the median of their medians, with the coefficient of variation across them);
+runs on different device counts are different rows. Profiled runs are kept out
+of every speed (the profiler slows them) and shown only in the phase breakdown.
+Failed, skipped and interrupted runs are listed apart and never enter a speed;
+files that cannot be read are named on stderr and skipped.
 """
 import argparse
 import csv
@@ -41,34 +44,54 @@ DATASET_LABELS = {"cifar10": "CIFAR-10", "imagenet": "ImageNet", "synthetic": "S
 DATASET_LINKS = {"cifar10": "https://www.cs.toronto.edu/~kriz/cifar.html",
                  "imagenet": "http://image-net.org"}
 BACKEND_LABELS = {"tensorflow": "TensorFlow", "mxnet": "MXNet", "jax": "JAX", "torch": "PyTorch",
+                  "native-tensorflow": "TensorFlow (native)", "native-jax": "JAX (native)",
                   "native-torch": "PyTorch (native)", "theano": "Theano", "cntk": "CNTK"}
+# native-X is the network written on framework X itself, no Keras: Keras-on-X's reference.
+NATIVE_PREFIX = "native-"
 METHODS = ("fit", "train_on_batch", "generator")
 METHOD_LABELS = {"generator": "fit_generator"}
 DATA_FORMAT_LABELS = {"channels_last": "channel last", "channels_first": "channel first"}
 # The summary table's data set columns, as in the seed's README.
 SUMMARY_COLUMNS = OrderedDict((("cifar10", "CIFAR-10"), ("imagenet", "ImageNet"),
                                ("synthetic", "Synthetic Data")))
-SUMMARY_FIELDS = ("instance", "gpus", "backend", "backend_package", "keras_version",
+SUMMARY_FIELDS = ("instance", "gpus", "devices", "backend", "backend_package", "keras_version",
                   "backend_version")
 
 # Two runs are repeats of one configuration when everything in their config is
 # equal except what only names or places a run (a repeat may well use another
 # seed, and so another data_fingerprint; data_provenance holds the data files'
-# paths on that machine), and they ran on the same software.
-IGNORED_CONFIG = ("run_id", "out", "seed", "data_dir", "data_provenance", "data_fingerprint")
+# paths on that machine; the repeat fields number the repeats; the telemetry
+# interval only samples), and they ran on the same software. How the batch was
+# asked for (batch_size, per_device_batch) is left out too: global_batch_size
+# and devices say what ran, so 32 per device on 4 GPUs repeats a global 128.
+IGNORED_CONFIG = ("run_id", "out", "seed", "data_dir", "data_provenance", "data_fingerprint",
+                  "repeat", "repeat_index", "repeat_group", "telemetry_interval", "batch_size",
+                  "per_device_batch")
 ENVIRONMENT_IDENTITY = ("backend_package", "backend_version", "keras_version")
 # A training and an inference run are compared per step even when they were
 # measured for different lengths.
 PAIR_IGNORED = ("inference", "epochs", "warmup", "steps_per_epoch")
+# Keras-on-X and native-X are compared where these agree (and X is the same).
+NATIVE_MATCH = ("model", "resnet_version", "resnet_layers", "image_size", "dataset", "inference",
+                "instance", "gpus", "devices", "device_kind", "global_batch_size", "precision")
+# metrics.phases, in the order a run goes through them, with the phases table's headers.
+PHASES = OrderedDict((("import_s", "Import"), ("data_s", "Data"), ("build_s", "Build"),
+                      ("compile_s", "Compile"), ("first_epoch_s", "First Epoch"),
+                      ("warmup_s", "Warm-up"), ("steady_s", "Steady"),
+                      ("evaluate_s", "Evaluate"), ("total_s", "Total")))
+NVML_MARK = "\u2020"  # a dagger: NVML's memory used, allocator pre-allocation included
 
 # What --format csv and json write per row: one row per configuration of
 # successful runs, one per failed, skipped or interrupted run.
 EXPORT_FIELDS = (
     "kind", "status", "model", "resnet_version", "resnet_layers", "dataset", "inference",
     "backend", "backend_package", "backend_version", "keras_version", "instance", "gpus",
-    "batch_size", "data_format", "method", "precision", "image_size", "epochs", "warmup",
-    "steps_per_epoch", "runs", "unit", "speed_median", "speed_min", "speed_max",
-    "speed_spread_pct", "step_ms_median", "epoch_seconds", "loss", "accuracy", "error", "run_ids",
+    "devices", "device_kind", "cpu_devices", "parallel", "global_batch_size",
+    "device_batch_size", "data_format", "method", "precision", "image_size", "epochs", "warmup",
+    "steps_per_epoch", "profile", "runs", "unit", "speed_median", "speed_min", "speed_max",
+    "speed_cv_pct", "step_ms_median", "epoch_seconds", "loss", "accuracy", "gpu_memory_mb",
+    "gpu_memory_source", "gpu_util_percent") + tuple(PHASES) + (
+    "error", "run_ids", "repeat_speeds",
 )
 ERROR_TEXT_LIMIT = 200
 
@@ -93,36 +116,92 @@ Failure = namedtuple("Failure", "identity key record")
 
 
 class Group(object):
-    """The successful runs of one configuration, summarized by their medians."""
+    """The successful runs of one configuration (its repeats), summarized by their medians."""
 
     def __init__(self, identity, key, records):
+        records = sorted(records, key=_repeat_order)
         metrics = [record["metrics"] for record in records]
         speeds = [m["throughput"]["median"] for m in metrics]
         self.identity = identity
         self.key = key
-        self.run_ids = sorted(record["run_id"] for record in records)
+        self.run_ids = [record["run_id"] for record in records]
         self.runs = len(records)
         self.unit = metrics[0].get("unit") or "samples"
+        # Each repeat's own median speed, in repeat order: the JSON output keeps them all.
+        self.repeat_speeds = speeds
         self.speed = statistics.median(speeds)
         self.speed_min = min(speeds)
         self.speed_max = max(speeds)
-        # Relative, so that a fast and a slow workload's noise compare.
-        self.spread = (100.0 * statistics.stdev(speeds) / statistics.mean(speeds)
-                       if len(speeds) > 1 else None)
+        # The coefficient of variation, so that a fast and a slow workload's noise compare.
+        self.cv = (100.0 * statistics.stdev(speeds) / statistics.mean(speeds)
+                   if len(speeds) > 1 else None)
         self.step_ms = statistics.median(m["step_ms"]["median"] for m in metrics)
         self.epoch_seconds = statistics.median(m["measured"]["seconds"] / m["measured"]["epochs"]
                                                for m in metrics)
         self.loss = _median_or_none(m.get("loss") for m in metrics)
         self.accuracy = _median_or_none(m.get("accuracy") for m in metrics)
+        self.phases = OrderedDict((name, _median_or_none(_at(m, "phases", name) for m in metrics))
+                                  for name in PHASES)
+        gpus = [_at(m, "telemetry", "gpu") for m in metrics]
+        gpus = [gpu for gpu in gpus if isinstance(gpu, dict) and gpu.get("available")]
+        self.gpu_util = _median_or_none(
+            _mean_or_none(_at(device, "util_percent", "mean") for device in _devices_of(gpu))
+            for gpu in gpus)
+        on_gpu = _is_number(identity.get("gpus")) and identity["gpus"] > 0
+        self.gpu_memory = _median_or_none(_at(m, "memory", "peak_mb") for m in metrics if on_gpu)
+        self.gpu_memory_source = _first_text(_at(m, "memory", "source") for m in metrics)
+        if self.gpu_memory is None:
+            # The most any of the run's GPUs held, as NVML saw it: allocator pools included.
+            self.gpu_memory = _median_or_none(
+                _max_or_none(_at(device, "memory_used_mb", "peak") for device in _devices_of(gpu))
+                for gpu in gpus)
+            self.gpu_memory_source = "nvml" if self.gpu_memory is not None else None
+
+
+def _repeat_order(record):
+    index = record["config"].get("repeat_index")
+    return (_number_first(index), record["started_at"], record["run_id"])
+
+
+def _at(value, *path):
+    """value[path[0]][path[1]]..., or None where a step is missing or not an object."""
+    for name in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(name)
+    return value
+
+
+def _devices_of(gpu):
+    devices = gpu.get("devices")
+    return devices if isinstance(devices, list) else []
+
+
+def _first_text(values):
+    return next((v for v in values if isinstance(v, str)), None)
 
 
 def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _numbers(values):
+    return [v for v in values if _is_number(v)]
+
+
 def _median_or_none(values):
-    numbers = [v for v in values if _is_number(v)]
+    numbers = _numbers(values)
     return statistics.median(numbers) if numbers else None
+
+
+def _mean_or_none(values):
+    numbers = _numbers(values)
+    return statistics.mean(numbers) if numbers else None
+
+
+def _max_or_none(values):
+    numbers = _numbers(values)
+    return max(numbers) if numbers else None
 
 
 # Reading
@@ -166,6 +245,10 @@ def _check_usable(record):
         if not isinstance(record["config"].get(name), str):
             raise schema.SchemaError("config.%s is missing or not a string" % name)
     if record["status"] == "ok":
+        for name in ("global_batch_size", "devices"):
+            value = record["config"].get(name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise schema.SchemaError("config.%s is missing or not a positive integer" % name)
         for section, name in (("throughput", "median"), ("step_ms", "median"),
                               ("measured", "seconds"), ("measured", "epochs")):
             part = record["metrics"].get(section)
@@ -240,9 +323,10 @@ def _number_first(value):
 
 def _order(row):
     i = row.identity
-    return (_rank(DATASETS, i.get("dataset")), _number_first(i.get("gpus")), str(i.get("instance")),
-            _model_order(i), bool(i.get("inference")), str(i.get("backend")),
-            str(i.get("backend_package")), _number_first(i.get("batch_size")),
+    return (_rank(DATASETS, i.get("dataset")), _number_first(i.get("gpus")),
+            _number_first(i.get("devices")), str(i.get("instance")), _model_order(i),
+            bool(i.get("inference")), str(i.get("backend")), str(i.get("backend_package")),
+            _number_first(i.get("global_batch_size")),
             str(i.get("data_format")), _rank(METHODS, i.get("method")), str(i.get("precision")),
             row.key)
 
@@ -295,23 +379,26 @@ def _epoch_text(group):
     return "%s sec - %s/step" % (_number(group.epoch_seconds), step)
 
 
-def _devices(gpus):
-    if gpus == 0:
-        return "CPU"
-    return "1 GPU" if gpus == 1 else "%s GPUs" % gpus
+def devices_label(identity):
+    """'CPU', '4 CPU devices', '1 GPU', '4 GPUs'."""
+    devices = identity.get("devices")
+    if not identity.get("gpus"):
+        return "CPU" if devices == 1 else "%s CPU devices" % devices
+    return "1 GPU" if devices == 1 else "%s GPUs" % devices
 
 
 def workload_label(identity):
-    """What backends are compared on: model, data, mode, machine, batch and data format."""
+    """What backends are compared on: model, data, mode, machine, devices, global batch and
+    data format (and whether the profiler slowed it)."""
     parts = [model_label(identity), dataset_label(identity.get("dataset")),
              "infer" if identity.get("inference") else "train", str(identity.get("instance")),
-             _devices(identity.get("gpus")), "batch %s" % identity.get("batch_size"),
+             devices_label(identity), "batch %s" % identity.get("global_batch_size"),
              data_format_label(identity.get("data_format"))]
     if identity.get("method") not in (None, "fit"):
         parts.append(METHOD_LABELS.get(identity["method"], identity["method"]))
     if identity.get("precision") not in (None, "float32"):
         parts.append(identity["precision"])
-    return ", ".join(parts)
+    return ", ".join(parts) + (" (profiled)" if identity.get("profile") else "")
 
 
 def _error_text(record):
@@ -337,14 +424,17 @@ MODEL = Column("Model", lambda row: model_label(row.identity))
 BACKEND = Column("Backend", _field("backend", backend_label))
 PACKAGE = Column("Package", _field("backend_package"))
 METHOD = Column("Method", _field("method", method_label))
-BATCH = Column("Batch Size", _field("batch_size"))
+BATCH = Column("Batch Size", _field("global_batch_size"))
 DATA_FORMAT = Column("Data Format", _field("data_format", data_format_label))
 DATASET = Column("Data Set", _field("dataset", dataset_label))
-RUNS = Column("Runs", lambda group: str(group.runs))
+REPEATS = (Column("Repeats", lambda group: str(group.runs)),
+           Column("CV %", lambda group: "-" if group.cv is None else "%.1f" % group.cv))
+WORKLOAD = Column("Workload", lambda row: workload_label(row.identity))
 EPOCH = Column("Speed/Epoch <br />(Lower is better)", _epoch_text)
 # Not in the seeds' tables, but shown where rows would otherwise look the same.
 TELL_APART = (
-    BACKEND, PACKAGE, MODEL, DATASET, BATCH, DATA_FORMAT, METHOD,
+    BACKEND, PACKAGE, MODEL, DATASET, Column("Devices", _field("devices")), BATCH, DATA_FORMAT,
+    METHOD, Column("Parallel", _field("parallel")),
     Column("Precision", _field("precision")), Column("Image Size", _field("image_size")),
     Column("Epochs", _field("epochs")), Column("Warm-up", _field("warmup")),
     Column("Steps/Epoch", _field("steps_per_epoch")),
@@ -363,9 +453,30 @@ def _speed_column(groups):
     return Column("Speed (%s/s)" % _unit(groups), lambda group: _number(group.speed))
 
 
-def _with_runs(values, groups):
-    """The run count column, where some row collapses repeated runs."""
-    return list(values) + ([RUNS] if any(g.runs > 1 for g in groups) else [])
+def _with_repeats(values, groups):
+    """The repeat count and CV columns, where some row collapses repeated runs."""
+    return list(values) + (list(REPEATS) if any(g.runs > 1 for g in groups) else [])
+
+
+def _gpu_columns(groups):
+    """The GPU memory and utilisation columns that some of `groups` have figures for, and
+    the footnote that says what the memory figures are."""
+    columns, notes = [], []
+    if any(g.gpu_memory is not None for g in groups):
+        columns.append(Column("GPU Mem (MiB)", lambda g: "N/A" if g.gpu_memory is None else
+                              "%d%s" % (round(g.gpu_memory),
+                                        NVML_MARK if g.gpu_memory_source == "nvml" else "")))
+        notes.append("GPU Mem is the backend's own peak on device 0, allocator pools left out"
+                     + ("; %s marks NVML's peak memory used on the busiest GPU instead, which "
+                        "includes what the framework pre-allocated (TensorFlow and JAX take "
+                        "most of the GPU up front)" % NVML_MARK
+                        if any(g.gpu_memory_source == "nvml" for g in groups) else "") + ".")
+    if any(g.gpu_util is not None for g in groups):
+        columns.append(Column("GPU Util (%)", lambda g: "N/A" if g.gpu_util is None else
+                              "%.0f" % g.gpu_util))
+        notes.append("GPU Util is NVML's utilisation while training, the mean over the run's "
+                     "GPUs of each one's mean.")
+    return columns, [" ".join(notes)] if notes else []
 
 
 def _table(rows, columns, values, tell_apart=TELL_APART):
@@ -402,11 +513,21 @@ def report(groups, failures, kind):
     blocks = [Heading(1, "Keras Benchmark Results"),
               "%d successful runs in %d configurations; %d failed, skipped or interrupted."
               % (sum(g.runs for g in groups), len(groups), len(failures))]
-    if kind in ("cnn", "all"):
-        blocks += _cnn_blocks([g for g in groups if kind_of(g.identity) == "cnn"])
-    if kind in ("rnn", "all"):
-        blocks += _rnn_blocks([g for g in groups if kind_of(g.identity) == "rnn"])
+    profiled = [g for g in groups if g.identity.get("profile")]
+    if profiled:
+        blocks.append("Profiled runs (%d, in %d configurations) are left out of every speed: "
+                      "the profiler slows them. They appear only under Phases, marked "
+                      "(profiled)." % (sum(g.runs for g in profiled), len(profiled)))
+    for name, blocks_of in (("cnn", _cnn_blocks), ("rnn", _rnn_blocks)):
+        if kind in (name, "all"):
+            of_kind = [g for g in groups if kind_of(g.identity) == name]
+            blocks += blocks_of(unprofiled(of_kind)) + _phase_blocks(of_kind)
     return blocks + _failure_blocks(failures)
+
+
+def unprofiled(groups):
+    """The groups whose speed is the backend's own: those not slowed by a profiler."""
+    return [g for g in groups if not g.identity.get("profile")]
 
 
 def _cnn_blocks(groups):
@@ -424,7 +545,8 @@ def _cnn_blocks(groups):
         blocks += [Heading(3, "%s Dataset" % dataset_label(dataset)),
                    Heading(4, "Configuration"), _configuration_table(of_dataset)]
         blocks += _results_blocks(of_dataset, 4, columns, _speed_column)
-    return blocks + _comparison_blocks(groups) + _step_time_blocks(groups)
+    return (blocks + _comparison_blocks(groups) + _native_blocks(groups)
+            + _step_time_blocks(groups))
 
 
 def _rnn_blocks(groups):
@@ -434,7 +556,8 @@ def _rnn_blocks(groups):
     columns = [INSTANCE._replace(header="Instance"), GPUS._replace(header="GPUs"), DATASET]
     blocks += [Heading(3, "Configuration"), _configuration_table(groups)]
     blocks += _results_blocks(groups, 3, columns, lambda rows: EPOCH)
-    return blocks + _comparison_blocks(groups) + _step_time_blocks(groups)
+    return (blocks + _comparison_blocks(groups) + _native_blocks(groups)
+            + _step_time_blocks(groups))
 
 
 def _labels_in_order(groups, label, order):
@@ -469,8 +592,9 @@ def _results_blocks(groups, level, columns, value_column):
     for title, inference in (("Results", False), ("Inference Results", True)):
         rows = [g for g in groups if bool(g.identity.get("inference")) == inference]
         if rows:
-            blocks += [Heading(level, title),
-                       _table(rows, columns, _with_runs([value_column(rows)], rows))]
+            gpu_columns, notes = _gpu_columns(rows)
+            values = _with_repeats([value_column(rows)], rows) + gpu_columns
+            blocks += [Heading(level, title), _table(rows, columns, values)] + notes
     return blocks
 
 
@@ -500,8 +624,8 @@ def _dataset_link(dataset):
 
 
 def _comparison_blocks(groups):
-    """Each workload's backends side by side: speed, ratio to the fastest, run-to-run
-    spread, and final loss and accuracy, so that a backend that trains wrongly shows."""
+    """Each workload's backends side by side: speed, ratio to the fastest, final loss and
+    accuracy (so that a backend that trains wrongly shows), repeats and their CV."""
     workloads = OrderedDict()
     for group in groups:
         workloads.setdefault(workload_label(group.identity), []).append(group)
@@ -511,17 +635,62 @@ def _comparison_blocks(groups):
         for group in sorted(members, key=lambda g: (-g.speed, g.key)):
             rows.append(group)
             ratio[group.key] = group.speed / fastest
+    gpu_columns, notes = _gpu_columns(rows)
     values = [_speed_column(groups),
               Column("vs Fastest", lambda g: "%.2f" % ratio[g.key]),
-              Column("Spread of Runs", lambda g: "-" if g.spread is None else "%.1f%%" % g.spread),
               Column("Loss", lambda g: _metric(g.loss)),
-              Column("Accuracy", lambda g: _metric(g.accuracy)),
-              RUNS]
-    workload = Column("Workload", lambda g: workload_label(g.identity))
+              Column("Accuracy", lambda g: _metric(g.accuracy))] + list(REPEATS) + gpu_columns
     return [Heading(3, "Backend Comparison"),
-            "Per workload, fastest first; the spread is the standard deviation of the runs' "
-            "speeds relative to their mean.",
-            _table(rows, [workload, BACKEND, PACKAGE], values)]
+            "Per workload, fastest first. The speed is the median of the repeats' median "
+            "speeds; CV % is their standard deviation relative to their mean.",
+            _table(rows, [WORKLOAD, BACKEND, PACKAGE], values)] + notes
+
+
+def _native_blocks(groups):
+    """Keras on each framework beside the same network written on that framework (native-X),
+    for the same model, data, mode, machine, devices, global batch and precision."""
+    def match(group):
+        backend = group.identity.get("backend")
+        framework = backend[len(NATIVE_PREFIX):] if backend.startswith(NATIVE_PREFIX) else backend
+        return _key(dict(_subset(group.identity, NATIVE_MATCH), framework=framework))
+
+    natives = {}
+    for group in groups:
+        key = match(group)
+        if group.identity["backend"].startswith(NATIVE_PREFIX) and (
+                key not in natives or group.speed > natives[key].speed):
+            natives[key] = group
+    native_of = {g.key: natives[match(g)] for g in groups
+                 if not g.identity["backend"].startswith(NATIVE_PREFIX) and match(g) in natives}
+    if not native_of:
+        return []
+    rows = [g for g in groups if g.key in native_of]
+    unit = _unit(rows)
+    values = [Column("Keras (%s/s)" % unit, lambda g: _number(g.speed)),
+              Column("Native (%s/s)" % unit, lambda g: _number(native_of[g.key].speed)),
+              Column("vs Native", lambda g: "%.2f" % (g.speed / native_of[g.key].speed))]
+    return [Heading(3, "Keras vs Native"),
+            "Keras on each framework against the same network written on that framework "
+            "alone (native-*): same model, data, mode, machine, devices, global batch and "
+            "precision; the fastest native configuration where several match. vs Native is "
+            "Keras's speed over the native speed: below 1.00, Keras costs that much.",
+            _table(rows, [WORKLOAD, BACKEND, PACKAGE], values)]
+
+
+def _phase_blocks(groups):
+    """Where each configuration's time goes, phase by phase (the seed talk's line profile)."""
+    names = [name for name in PHASES if any(g.phases[name] is not None for g in groups)]
+    if not names:
+        return []
+    rows = [g for g in groups if any(g.phases[name] is not None for name in names)]
+    values = [Column("%s (s)" % PHASES[name], lambda g, name=name: _number(g.phases[name]))
+              for name in names]
+    return [Heading(3, "Phases"),
+            "Median seconds per phase over the repeats: importing the framework, loading the "
+            "data, building and compiling the model, the first epoch (tracing and compilation "
+            "included), the warm-up, the measured (steady) epochs, evaluation, and the whole "
+            "run. N/A where a run did not time that phase.",
+            _table(rows, [WORKLOAD, BACKEND, PACKAGE], values)]
 
 
 def _step_time_blocks(groups):
@@ -571,18 +740,23 @@ def _markdown_table(table):
 # CSV and JSON: the numbers behind the tables, unrounded
 
 def export_rows(groups, failures):
+    """One OrderedDict of EXPORT_FIELDS per group and per failure; run_ids and
+    repeat_speeds (each repeat's median speed) are lists, in repeat order."""
     rows = []
     for group in groups:
         row = dict(group.identity, kind=kind_of(group.identity), status="ok", runs=group.runs,
                    unit=group.unit, speed_median=group.speed, speed_min=group.speed_min,
-                   speed_max=group.speed_max, speed_spread_pct=group.spread,
+                   speed_max=group.speed_max, speed_cv_pct=group.cv,
                    step_ms_median=group.step_ms, epoch_seconds=group.epoch_seconds,
-                   loss=group.loss, accuracy=group.accuracy, run_ids=" ".join(group.run_ids))
+                   loss=group.loss, accuracy=group.accuracy, gpu_memory_mb=group.gpu_memory,
+                   gpu_memory_source=group.gpu_memory_source, gpu_util_percent=group.gpu_util,
+                   run_ids=group.run_ids, repeat_speeds=group.repeat_speeds)
+        row.update(group.phases)
         rows.append(row)
     for failure in failures:
         rows.append(dict(failure.identity, kind=kind_of(failure.identity), runs=1,
                          status=failure.record["status"], error=_error_text(failure.record),
-                         run_ids=failure.record["run_id"]))
+                         run_ids=[failure.record["run_id"]]))
     return [OrderedDict((name, row.get(name)) for name in EXPORT_FIELDS) for row in rows]
 
 
@@ -595,7 +769,9 @@ def render(output_format, groups, failures, unreadable, kind):
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, EXPORT_FIELDS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        # A CSV cell holds no list: the run ids and repeat speeds are space-separated.
+        writer.writerows({name: " ".join(map(str, value)) if isinstance(value, list) else value
+                          for name, value in row.items()} for row in rows)
         return buffer.getvalue()
     return json.dumps({"rows": rows,
                        "unreadable_files": [{"path": p, "reason": r} for p, r in unreadable]},
@@ -605,8 +781,10 @@ def render(output_format, groups, failures, unreadable, kind):
 # The chart
 
 def write_chart(groups, path):
-    """Draw training speed against the number of GPUs per backend and package, and
-    the speed of each workload per backend, into the PNG file `path`."""
+    """Draw training speed against the number of GPUs per backend and package, against
+    the number of devices per backend and model (where runs used several device counts),
+    and the speed of each workload per backend, into the PNG file `path`. Profiled runs
+    are left out."""
     try:
         import matplotlib
         matplotlib.use("Agg")  # files only: no display needed, none opened
@@ -615,16 +793,22 @@ def write_chart(groups, path):
     except ImportError:
         raise MissingPackage("--chart needs matplotlib, which is not installed: "
                              "pip install matplotlib")
-    training = [g for g in groups if not g.identity.get("inference")]
+    training = [g for g in unprofiled(groups) if not g.identity.get("inference")]
     unit = _unit(training)
     series = _merge(training, lambda g: _subset(g.identity, (
         "backend", "backend_package", "model", "resnet_version", "resnet_layers", "dataset")),
         lambda g: g.identity.get("gpus"))
+    # Per backend and model the fastest run on each device count; CPU devices apart from GPUs.
+    by_devices = _merge(training, lambda g: _subset(g.identity, (
+        "backend", "model", "resnet_version", "resnet_layers", "device_kind")),
+        lambda g: g.identity.get("devices"))
+    several_device_counts = len({g.identity.get("devices") for g in training}) > 1
     workloads = _merge(training, lambda g: {"workload": workload_label(g.identity)},
                        lambda g: "%s (%s)" % (backend_label(g.identity.get("backend")),
                                               g.identity.get("backend_package")))
-    figure, (scaling, bars) = pyplot.subplots(
-        2, 1, figsize=(min(max(10, 0.6 * len(workloads)), 60), 12))
+    figure, axes = pyplot.subplots(3 if several_device_counts else 2, 1, figsize=(
+        min(max(10, 0.6 * len(workloads)), 60), 6 * (3 if several_device_counts else 2)))
+    scaling, bars = axes[0], axes[-1]
     for row in series:
         points = sorted((gpus, g.speed) for gpus, g in row.members.items() if _is_number(gpus))
         scaling.plot([x for x, _ in points], [y for _, y in points], marker="o",
@@ -636,6 +820,19 @@ def write_chart(groups, path):
     scaling.set_xlabel("Number of GPUs used (0 = CPU)")
     scaling.set_ylabel("Training speed (%s/s, log scale)" % unit)
     scaling.set_title("Training speed by number of GPUs, per backend and package")
+    if several_device_counts:
+        devices = axes[1]
+        for row in by_devices:
+            points = sorted((count, g.speed) for count, g in row.members.items()
+                            if _is_number(count))
+            devices.plot([x for x, _ in points], [y for _, y in points], marker="o",
+                         label="%s: %s (%s)" % (backend_label(row.identity["backend"]),
+                                                model_label(row.identity),
+                                                row.identity["device_kind"]))
+        devices.xaxis.set_major_locator(MaxNLocator(integer=True))
+        devices.set_xlabel("Number of devices trained on (data-parallel above 1)")
+        devices.set_ylabel("Training speed (%s/s, log scale)" % unit)
+        devices.set_title("Training speed by number of devices, per backend and model")
     names = sorted({name for row in workloads for name in row.members})
     width = 0.8 / max(len(names), 1)
     for offset, name in enumerate(names):
@@ -648,9 +845,9 @@ def write_chart(groups, path):
                          rotation=30, ha="right", fontsize=7)
     if training:
         # Speeds span orders of magnitude (an MLP against ResNet50): a linear axis hides the slow.
-        for axes in (scaling, bars):
-            axes.set_yscale("log")
-            axes.legend(fontsize=7)
+        for plot in axes:
+            plot.set_yscale("log")
+            plot.legend(fontsize=7)
     else:
         scaling.text(0.5, 0.5, "No successful training runs", ha="center",
                      transform=scaling.transAxes)

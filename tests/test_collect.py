@@ -16,16 +16,25 @@ import pytest
 from harness import collect, schema
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BACKEND_VERSIONS = {"mxnet": "1.1.0", "tensorflow": "1.7.0", "jax": "0.10.2", "torch": "2.13.0"}
+BACKEND_VERSIONS = {"mxnet": "1.1.0", "tensorflow": "1.7.0", "jax": "0.10.2", "torch": "2.13.0",
+                    "native-torch": "2.13.0", "native-jax": "0.10.2"}
+# What the runner names its data-parallel mechanism on more than one device.
+PARALLEL = {"mxnet": "mxnet context list", "tensorflow": "tf MirroredStrategy",
+            "jax": "jax DataParallel", "torch": "torch DistributedDataParallel (nccl)",
+            "native-torch": "torch DistributedDataParallel (nccl)",
+            "native-jax": "jax DataParallel"}
 _numbers = itertools.count(1)
 
 
 def record(model="resnet50", backend="mxnet", package="mxnet-mkl", instance="C5.18xLarge",
            gpus=0, batch_size=32, data_format="channels_first", dataset="synthetic", speed=None,
            step_ms=None, epoch_seconds=None, status="ok", keras_version="2.1.5", loss=6.9,
-           accuracy=0.001, error=None, epochs=3, **config):
-    """A record as the runner writes it. Give `speed` (samples/s) or, as the RNN
-    table does, `step_ms` and `epoch_seconds`; the other figures follow from them."""
+           accuracy=0.001, error=None, epochs=3, phases=None, telemetry=None, memory=None,
+           **config):
+    """A version-2 record as the runner writes it. Give `speed` (samples/s) or, as the
+    RNN table does, `step_ms` and `epoch_seconds`; the other figures follow from them.
+    The device fields follow from `gpus` (or config's cpu_devices) unless given;
+    `phases` maps some of the phase names to seconds."""
     number = next(_numbers)
     run_id = "run%08d" % number
     steps = 20
@@ -33,8 +42,16 @@ def record(model="resnet50", backend="mxnet", package="mxnet-mkl", instance="C5.
             "batch_size": batch_size, "epochs": epochs, "warmup": 1, "steps_per_epoch": steps,
             "method": "fit", "inference": False, "data_format": data_format, "gpus": gpus,
             "precision": "float32", "seed": 1234, "out": "results", "instance": instance,
-            "run_id": run_id, "resnet_version": 1, "resnet_layers": 20, "image_size": 224}
+            "run_id": run_id, "resnet_version": 1, "resnet_layers": 20, "image_size": 224,
+            "per_device_batch": False, "cpu_devices": 1, "profile": False,
+            "telemetry_interval": 0.5, "repeat": 1, "repeat_index": None, "repeat_group": None}
     spec.update(config)
+    devices = spec.setdefault("devices", gpus or spec["cpu_devices"])
+    spec.setdefault("global_batch_size",
+                    batch_size * devices if spec["per_device_batch"] else batch_size)
+    spec.setdefault("device_batch_size", spec["global_batch_size"] // devices)
+    spec.setdefault("device_kind", "gpu" if gpus else "cpu")
+    spec.setdefault("parallel", PARALLEL[backend] if devices > 1 else None)
     result = schema.new_record(spec, ["python", "-m", "harness", model], run_id)
     result.update(
         status=status,
@@ -62,11 +79,29 @@ def record(model="resnet50", backend="mxnet", package="mxnet-mkl", instance="C5.
             "warmup": {"epochs": 1, "steps": steps, "samples": steps * batch_size,
                        "seconds": 3 * epoch_seconds, "first_epoch_s": 3 * epoch_seconds,
                        "first_step_s": 2.5},
-            "loss": loss, "accuracy": accuracy}
+            "loss": loss, "accuracy": accuracy,
+            "phases": {name: (phases or {}).get(name) for name in collect.PHASES},
+            "telemetry": telemetry, "memory": memory,
+            "evaluation": None if loss is None else {"loss": loss, "accuracy": accuracy}}
     else:
         result["error"] = error or {"type": "RuntimeError", "message": "it broke",
                                     "traceback": "Traceback (most recent call last): ..."}
     return result
+
+
+def gpu_telemetry(*devices):
+    """metrics.telemetry with one GPU per (util %, memory MiB) mean of `devices` (peaks a
+    little above), or NVML unavailable when none are given."""
+    gpus = [{"index": index, "name": "NVIDIA H100 80GB HBM3", "memory_total_mb": 81559.0,
+             "util_percent": {"mean": util, "peak": min(100.0, util + 10)},
+             "memory_used_mb": {"mean": memory * 0.9, "peak": memory},
+             "power_w": {"mean": 300.0, "peak": 420.0}}
+            for index, (util, memory) in enumerate(devices)]
+    return {"interval_s": 0.5, "count": 40,
+            "host": {"cpu_percent": {"mean": 99.0, "peak": 120.0},
+                     "system_cpu_percent": None, "rss_mb": {"mean": 2100.0, "peak": 2400.0}},
+            "gpu": {"available": bool(gpus), "reason": None if gpus else "the run uses no GPU",
+                    "devices": gpus}}
 
 
 def write(folder, *records):
@@ -252,21 +287,30 @@ def test_rows_that_would_look_alike_gain_the_column_that_tells_them_apart(tmp_pa
 
 # Repeats, comparisons, failures
 
-def test_repeated_runs_are_one_row_with_their_median_and_count(tmp_path):
-    # Repeats may use other seeds, and so feed other bytes (another data_fingerprint).
-    folder = write(tmp_path, *[record(speed=speed, seed=seed, data_fingerprint="digest-%d" % seed)
-                               for speed, seed in ((8.0, 1), (9.5, 2), (9.1, 3))])
+def test_repeats_are_one_row_with_the_median_of_their_medians_and_their_cv(tmp_path):
+    # Repeats may use other seeds, and so feed other bytes (another data_fingerprint);
+    # their index, group and sampling interval number or watch them and split nothing.
+    folder = write(tmp_path, *[
+        record(speed=speed, seed=index, data_fingerprint="digest-%d" % index, repeat=3,
+               repeat_index=index, repeat_group="group-a", telemetry_interval=0.5 * (index + 1))
+        for index, speed in ((2, 9.1), (0, 8.0), (1, 9.5))])
     write(tmp_path, record(batch_size=64, speed=10.2))  # another configuration
     status, markdown, _ = run(folder)
     assert status == 0
+    # CV: the standard deviation of 8.0, 9.5, 9.1 (0.777) over their mean (8.867).
     assert table(markdown, "### Synthetic Dataset", "#### Results") == """\
-| Instance Type   | GPU used   | Model      | Backend   | Package   | Batch Size   | Data Format   | Speed (images/s)   | Runs   |
-|-----------------|------------|------------|-----------|-----------|--------------|---------------|--------------------|--------|
-| C5.18xLarge     | 0          | ResNet50V1 | MXNet     | mxnet-mkl | 32           | channel first | 9.1                | 3      |
-| C5.18xLarge     | 0          | ResNet50V1 | MXNet     | mxnet-mkl | 64           | channel first | 10                 | 1      |"""
+| Instance Type   | GPU used   | Model      | Backend   | Package   | Batch Size   | Data Format   | Speed (images/s)   | Repeats   | CV %   |
+|-----------------|------------|------------|-----------|-----------|--------------|---------------|--------------------|-----------|--------|
+| C5.18xLarge     | 0          | ResNet50V1 | MXNet     | mxnet-mkl | 32           | channel first | 9.1                | 3         | 8.8    |
+| C5.18xLarge     | 0          | ResNet50V1 | MXNet     | mxnet-mkl | 64           | channel first | 10                 | 1         | -      |"""
+    rows = json.loads(run(folder, "--format", "json")[1])["rows"]
+    # Every repeat's figure, in repeat order, beside the run ids in the same order.
+    assert rows[0]["repeat_speeds"] == [8.0, 9.5, 9.1] and len(rows[0]["run_ids"]) == 3
+    assert rows[0]["speed_median"] == 9.1 and round(rows[0]["speed_cv_pct"], 2) == 8.76
+    assert rows[1]["repeat_speeds"] == [10.2] and rows[1]["speed_cv_pct"] is None
 
 
-def test_backend_comparison_gives_ratio_to_fastest_spread_loss_and_accuracy(tmp_path):
+def test_backend_comparison_gives_ratio_to_fastest_loss_accuracy_and_cv(tmp_path):
     folder = write(
         tmp_path,
         *[record("mlp", "jax", "jax", "2-core Intel Xeon", 0, 128, "channels_last", speed=speed,
@@ -276,10 +320,147 @@ def test_backend_comparison_gives_ratio_to_fastest_spread_loss_and_accuracy(tmp_
     status, markdown, _ = run(folder)
     assert status == 0
     assert table(markdown, "## CNN Benchmarks", "### Backend Comparison") == """\
-| Workload                                                               | Backend   | Package   | Speed (images/s)   | vs Fastest   | Spread of Runs   | Loss   | Accuracy   | Runs   |
-|------------------------------------------------------------------------|-----------|-----------|--------------------|--------------|------------------|--------|------------|--------|
-| MLP, Synthetic, train, 2-core Intel Xeon, CPU, batch 128, channel last | JAX       | jax       | 4200               | 1.00         | 6.7%             | 0.52   | 0.84       | 2      |
-| MLP, Synthetic, train, 2-core Intel Xeon, CPU, batch 128, channel last | PyTorch   | torch     | 2100               | 0.50         | -                | 14.5   | 0.1        | 1      |"""
+| Workload                                                               | Backend   | Package   | Speed (images/s)   | vs Fastest   | Loss   | Accuracy   | Repeats   | CV %   |
+|------------------------------------------------------------------------|-----------|-----------|--------------------|--------------|--------|------------|-----------|--------|
+| MLP, Synthetic, train, 2-core Intel Xeon, CPU, batch 128, channel last | JAX       | jax       | 4200               | 1.00         | 0.52   | 0.84       | 2         | 6.7    |
+| MLP, Synthetic, train, 2-core Intel Xeon, CPU, batch 128, channel last | PyTorch   | torch     | 2100               | 0.50         | 14.5   | 0.1        | 1         | -      |"""
+
+
+# Devices, GPU telemetry, native baselines, profiles, phases
+
+def test_device_counts_are_rows_of_their_own_and_the_batch_is_the_global_one(tmp_path):
+    def run_on(gpus=0, cpu_devices=1, speed=100.0, batch_size=64, **config):
+        return record("resnet50", "torch", "torch", "p4d", gpus, batch_size, "channels_last",
+                      speed=speed, keras_version="3.15.1", cpu_devices=cpu_devices, **config)
+    folder = write(
+        tmp_path, run_on(speed=40), run_on(cpu_devices=4, speed=120),
+        run_on(gpus=1, speed=700),
+        # 64 per device on 4 GPUs and a global 256 on 4 GPUs are one configuration.
+        run_on(gpus=4, per_device_batch=True, speed=2400),
+        run_on(gpus=4, batch_size=256, speed=2600))
+    status, markdown, _ = run(folder)
+    assert status == 0
+    assert table(markdown, "### Synthetic Dataset", "#### Results") == """\
+| Instance Type   | GPU used   | Model      | Backend   | Package   | Batch Size   | Data Format   | Devices   | Speed (images/s)   | Repeats   | CV %   |
+|-----------------|------------|------------|-----------|-----------|--------------|---------------|-----------|--------------------|-----------|--------|
+| p4d             | 0          | ResNet50V1 | PyTorch   | torch     | 64           | channel last  | 1         | 40                 | 1         | -      |
+| p4d             | 0          | ResNet50V1 | PyTorch   | torch     | 64           | channel last  | 4         | 120                | 1         | -      |
+| p4d             | 1          | ResNet50V1 | PyTorch   | torch     | 64           | channel last  | 1         | 700                | 1         | -      |
+| p4d             | 4          | ResNet50V1 | PyTorch   | torch     | 256          | channel last  | 4         | 2500               | 2         | 5.7    |"""
+    workloads = section(markdown, "## CNN Benchmarks", "### Backend Comparison")
+    assert "p4d, 4 CPU devices, batch 64," in workloads and "p4d, 4 GPUs, batch 256," in workloads
+    rows = json.loads(run(folder, "--format", "json")[1])["rows"]
+    assert [(r["devices"], r["global_batch_size"], r["device_batch_size"], r["parallel"])
+            for r in rows] == [(1, 64, 64, None), (4, 64, 16, "torch DistributedDataParallel "
+                                                              "(nccl)"),
+                               (1, 64, 64, None), (4, 256, 64, "torch DistributedDataParallel "
+                                                               "(nccl)")]
+
+
+def gpu_runs():
+    """One-GPU and two-GPU ResNet50 runs: PyTorch with its own peak, JAX with NVML's only."""
+    torch_peak = {"peak_mb": 5120.4, "source": "torch.cuda.max_memory_allocated"}
+    common = dict(model="resnet50", instance="p4d", data_format="channels_last",
+                  keras_version="3.15.1")
+    return [record(backend="torch", package="torch", gpus=1, speed=700, memory=torch_peak,
+                   telemetry=gpu_telemetry((91, 6000)), **common),
+            record(backend="jax", package="jax", gpus=1, speed=800,
+                   telemetry=gpu_telemetry((95, 70000)), **common),
+            record(backend="torch", package="torch", gpus=2, batch_size=64, speed=1300,
+                   memory=dict(torch_peak, peak_mb=5300), **common,
+                   telemetry=gpu_telemetry((88, 6100), (84, 6050)))]
+
+
+def test_gpu_memory_is_the_backends_peak_else_nvmls_marked_and_util_the_mean_over_gpus(
+        tmp_path):
+    status, markdown, _ = run(write(tmp_path, *gpu_runs()))
+    assert status == 0
+    results = section(markdown, "### Synthetic Dataset", "#### Results")
+    assert table(markdown, "### Synthetic Dataset", "#### Results") == """\
+| Instance Type   | GPU used   | Model      | Backend   | Package   | Batch Size   | Data Format   | Speed (images/s)   | GPU Mem (MiB)   | GPU Util (%)   |
+|-----------------|------------|------------|-----------|-----------|--------------|---------------|--------------------|-----------------|----------------|
+| p4d             | 1          | ResNet50V1 | JAX       | jax       | 32           | channel last  | 800                | 70000†          | 95             |
+| p4d             | 1          | ResNet50V1 | PyTorch   | torch     | 32           | channel last  | 700                | 5120            | 91             |
+| p4d             | 2          | ResNet50V1 | PyTorch   | torch     | 64           | channel last  | 1300               | 5300            | 86             |"""
+    assert "† marks NVML's peak memory used" in results
+    assert "includes what the framework pre-allocated" in results
+    rows = json.loads(run(tmp_path, "--format", "json")[1])["rows"]
+    assert [(r["gpu_memory_mb"], r["gpu_memory_source"], r["gpu_util_percent"]) for r in rows] \
+        == [(70000, "nvml", 95), (5120.4, "torch.cuda.max_memory_allocated", 91),
+            (5300, "torch.cuda.max_memory_allocated", 86)]
+
+
+def test_no_gpu_columns_where_no_row_has_gpu_figures(tmp_path):
+    # A CPU run samples the host; NVML says there is no GPU, and the backend reports no peak.
+    folder = write(tmp_path, record(speed=9.0, telemetry=gpu_telemetry()))
+    status, markdown, _ = run(folder)
+    assert status == 0
+    assert "GPU Mem" not in markdown and "GPU Util" not in markdown
+    assert table(markdown, "### Synthetic Dataset", "#### Results").splitlines()[0] == (
+        "| Instance Type   | GPU used   | Model      | Backend   | Package   | Batch Size   "
+        "| Data Format   | Speed (images/s)   |")
+
+
+def test_keras_on_a_framework_beside_the_same_network_written_on_it(tmp_path):
+    def run_of(backend, speed, **config):
+        settings = dict(gpus=1, batch_size=64, data_format="channels_last")
+        settings.update(config)
+        return record("resnet50", backend, backend.replace("native-", ""), "p4d", speed=speed,
+                      keras_version="3.15.1", **settings)
+    folder = write(
+        tmp_path, run_of("torch", 700), run_of("native-torch", 875),
+        # The fastest native configuration is the reference: here another data format.
+        run_of("native-torch", 900, data_format="channels_first"),
+        run_of("jax", 800), run_of("native-jax", 1000),
+        # No native run on two GPUs or at batch 128: no ratio for these.
+        run_of("torch", 1300, gpus=2), run_of("torch", 720, batch_size=128))
+    status, markdown, _ = run(folder)
+    assert status == 0
+    assert table(markdown, "## CNN Benchmarks", "### Keras vs Native") == """\
+| Workload                                                         | Backend   | Package   | Keras (images/s)   | Native (images/s)   | vs Native   |
+|------------------------------------------------------------------|-----------|-----------|--------------------|---------------------|-------------|
+| ResNet50V1, Synthetic, train, p4d, 1 GPU, batch 64, channel last | JAX       | jax       | 800                | 1000                | 0.80        |
+| ResNet50V1, Synthetic, train, p4d, 1 GPU, batch 64, channel last | PyTorch   | torch     | 700                | 900                 | 0.78        |"""
+
+
+def test_no_native_table_without_a_matching_native_run(tmp_path):
+    status, markdown, _ = run(write(tmp_path, *gpu_runs()))
+    assert status == 0 and "Keras vs Native" not in markdown
+
+
+PHASES = {"import_s": 3.1, "data_s": 0.4, "build_s": 0.8, "compile_s": 0.05,
+          "first_epoch_s": 12.6, "steady_s": 30.2, "total_s": 48.0}
+
+
+def test_profiled_runs_stay_out_of_every_speed_and_show_marked_in_phases(tmp_path):
+    common = dict(model="cnn", backend="torch", package="torch", instance="p4d", gpus=1,
+                  data_format="channels_last", keras_version="3.15.1")
+    folder = write(tmp_path, record(speed=900, phases=PHASES, **common),
+                   record(speed=333, profile=True, phases=dict(PHASES, steady_s=81.5),
+                          **common))
+    status, markdown, _ = run(folder)
+    assert status == 0
+    assert "333" not in markdown.split("### Phases")[0]
+    assert "Profiled runs (1, in 1 configurations) are left out of every speed" in markdown
+    assert table(markdown, "## CNN Benchmarks", "### Phases") == """\
+| Workload                                                                    | Backend   | Package   | Import (s)   | Data (s)   | Build (s)   | Compile (s)   | First Epoch (s)   | Steady (s)   | Total (s)   |
+|-----------------------------------------------------------------------------|-----------|-----------|--------------|------------|-------------|---------------|-------------------|--------------|-------------|
+| Simple CNN, Synthetic, train, p4d, 1 GPU, batch 32, channel last            | PyTorch   | torch     | 3.1          | 0.4        | 0.8         | 0.05          | 13                | 30           | 48          |
+| Simple CNN, Synthetic, train, p4d, 1 GPU, batch 32, channel last (profiled) | PyTorch   | torch     | 3.1          | 0.4        | 0.8         | 0.05          | 13                | 82           | 48          |"""
+    rows = json.loads(run(folder, "--format", "json")[1])["rows"]
+    assert [(r["profile"], r["speed_median"], r["steady_s"]) for r in rows] == [
+        (False, 900, 30.2), (True, 333, 81.5)]
+
+
+def test_phases_are_the_median_over_repeats_and_absent_where_none_was_timed(tmp_path):
+    folder = write(tmp_path, record(speed=9.0))
+    assert "### Phases" not in run(folder)[1]
+    write(folder, *[record(speed=9.0, batch_size=64, phases={"import_s": seconds})
+                    for seconds in (2.0, 3.0, 7.0)])
+    assert table(run(folder)[1], "### Phases") == """\
+| Workload                                                                | Backend   | Package   | Import (s)   |
+|-------------------------------------------------------------------------|-----------|-----------|--------------|
+| ResNet50V1, Synthetic, train, C5.18xLarge, CPU, batch 64, channel first | MXNet     | mxnet-mkl | 3            |"""
 
 
 def test_train_and_inference_step_times_side_by_side(tmp_path):
@@ -337,8 +518,9 @@ def test_unreadable_files_are_named_with_the_reason_and_the_rest_renders(tmp_pat
     with open(good) as f:
         text = f.read()
     files = {"malformed.json": "{not json", "truncated.json": text[:len(text) // 2],
-             "old.json": text.replace('"schema_version": 1', '"schema_version": 0'),
+             "old.json": text.replace('"schema_version": 2', '"schema_version": 1'),
              "no_speed.json": text.replace('"throughput"', '"throughput_old"'),
+             "no_batch.json": text.replace('"global_batch_size"', '"global_batch_old"'),
              "empty.json": ""}
     for name, content in files.items():
         with open(os.path.join(folder, name), "w") as f:
@@ -348,8 +530,9 @@ def test_unreadable_files_are_named_with_the_reason_and_the_rest_renders(tmp_pat
     lines = errors.splitlines()
     assert len(lines) == len(files)
     for name, reason in (("malformed.json", "not valid JSON"), ("truncated.json", "not valid JSON"),
-                         ("old.json", "schema version 0"), ("no_speed.json", "metrics"),
-                         ("empty.json", "not valid JSON")):
+                         ("old.json", "schema version 1, this harness reads version 2"),
+                         ("no_speed.json", "metrics"), ("empty.json", "not valid JSON"),
+                         ("no_batch.json", "config.global_batch_size is missing")):
         assert any(os.path.join(folder, name) in line and reason in line for line in lines), name
     assert "| channel first | 9 " in markdown
 
@@ -418,19 +601,27 @@ def test_output_does_not_depend_on_the_order_of_files(tmp_path):
     assert run(forward)[1] == run(backward)[1]
 
 
-def test_chart_is_a_png(tmp_path):
+def chart_size(folder, path):
+    """Render `folder`'s chart into `path`: (width, height) in pixels."""
+    from matplotlib import image
+    status, markdown, _ = run(folder, "--chart", path)
+    assert status == 0 and "## CNN Benchmarks" in markdown
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    height, width, _ = image.imread(path).shape
+    return width, height
+
+
+def test_chart_is_a_png_with_a_devices_plot_where_device_counts_differ(tmp_path):
     pytest.importorskip("matplotlib")
-    folder = write(tmp_path / "results", *seed_rnn_records() + [
+    folder = write(tmp_path / "results", *seed_rnn_records()[:2] + [
         record(speed=9.0), record(package="mxnet-cu90", instance="P3.8xLarge", gpus=1, speed=229),
         record("resnet50", "tensorflow", "tensorflow-gpu", "P3.8xLarge", 1, speed=198)])
-    chart = str(tmp_path / "speed.png")
-    status, markdown, _ = run(folder, "--chart", chart)
-    assert status == 0 and "## CNN Benchmarks" in markdown
-    with open(chart, "rb") as f:
-        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
-    from matplotlib import image
-    height, width, _ = image.imread(chart).shape
-    assert width > 500 and height > 500
+    width, one_count = chart_size(folder, str(tmp_path / "speed.png"))
+    assert width > 500 and one_count > 500
+    # A four-GPU run adds the plot of speed against devices: a third plot as tall.
+    write(folder, record(package="mxnet-cu90", instance="P3.8xLarge", gpus=4, speed=728))
+    assert chart_size(folder, str(tmp_path / "scaling.png"))[1] == one_count * 3 // 2
 
 
 def _run_script(*arguments, prelude=""):

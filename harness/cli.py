@@ -50,6 +50,15 @@ RUN_OPTIONS = (
     (("--profile",), dict(action="store_true", default=None,
                           help="also write the backend's own profiler trace beside the result "
                                "(slows the run: its speed is marked as profiled)")),
+    (("--repeat",), dict(type=int, help="run each configuration this many times, each in a fresh "
+                                        "process, and report the spread of their speeds "
+                                        "(default: 1)")),
+)
+# What a repeat's own process is told of its place among the repeats; the
+# parent passes them, users do not (hidden from --help).
+REPEAT_OPTIONS = (
+    (("--repeat-index",), dict(type=int, help=argparse.SUPPRESS)),
+    (("--repeat-group",), dict(help=argparse.SUPPRESS)),
 )
 # Options only some workloads take: (workloads, flags, argparse keywords).
 MODEL_OPTIONS = (
@@ -76,6 +85,8 @@ def _add_run_options(parser, with_backend):
                             choices=specs.BACKENDS,
                             help="the Keras backend to run on (default: $KERAS_BACKEND)")
         parser.add_argument("--run-id", help="the result's id (default: a fresh unique one)")
+        for flags, options in REPEAT_OPTIONS:
+            parser.add_argument(*flags, **options)
     for flags, options in RUN_OPTIONS:
         parser.add_argument(*flags, **options)
 
@@ -109,7 +120,7 @@ def build_parser():
 def run_options(args):
     """The run options given on the command line, as spec fields (None: not given)."""
     fields = {}
-    for flags, options in RUN_OPTIONS + tuple((f, o) for _, f, o in MODEL_OPTIONS):
+    for flags, options in RUN_OPTIONS + REPEAT_OPTIONS + tuple((f, o) for _, f, o in MODEL_OPTIONS):
         dest = options.get("dest") or flags[0].lstrip("-").replace("-", "_")
         if getattr(args, dest, None) is not None:
             fields[dest] = getattr(args, dest)
@@ -129,6 +140,12 @@ def main(argv=None):
         if not backends.installed(spec.backend):
             raise UsageError("backend %s is not installed in this environment (%s)"
                              % (spec.backend, sys.executable))
+        if spec.repeat > 1 and spec.repeat_index is None:  # the parent: it runs the repeats
+            if spec.run_id:
+                raise UsageError("--run-id names one run; --repeat %d makes %d" % (spec.repeat,
+                                                                                 spec.repeat))
+            from harness import sweep
+            return sweep.repeat(spec.model, spec.backend, run_options(args))
         from harness import runner  # the run's own imports come only now
         code, _ = runner.run(spec, ["python", "-m", "harness"] + argv)
         return code

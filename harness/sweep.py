@@ -1,9 +1,12 @@
-"""Many runs, each in its own process, then a comparison table.
+"""Many runs, each in its own process: a sweep's comparison table, and the repeats of one run.
 
 A backend is fixed when Keras is imported, and a crash or an out-of-memory
 kill must not take the other runs with it: so every run is a fresh
 `python -m harness` process. A process that dies without writing its result
 (killed by the kernel, say) gets an `error` result written on its behalf.
+`--repeat N` runs a configuration N times this way (a fresh process also
+draws a fresh memory layout and thread placement, which one process's epochs
+do not), and reports how far the repeats' speeds spread.
 """
 import glob
 import os
@@ -12,9 +15,9 @@ import subprocess
 import sys
 import time
 
-from harness import backends, environment, schema
-from harness.cli import RUN_OPTIONS
-from harness.spec import BACKENDS, KERAS3_BACKENDS, WORKLOADS, UsageError
+from harness import backends, environment, schema, timing
+from harness.cli import MODEL_OPTIONS, REPEAT_OPTIONS, RUN_OPTIONS
+from harness.spec import BACKENDS, KERAS3_BACKENDS, WORKLOADS, UsageError, make_spec
 
 _LAST_LINES = 20  # of a dead run's stderr, kept in the result written for it
 
@@ -30,14 +33,26 @@ def main(args, options):
     models = _names(args.models, WORKLOADS, "model")
     out = options.get("out", "results")
     plan = [(m, b) for m in models for b in chosen]
+    for model, backend in plan:  # a usage error stops the sweep before its first run
+        make_spec(model=model, backend=backend, **options)
     records = []
     started = time.time()
     for number, (model, backend) in enumerate(plan, 1):
         _say("[%d/%d] %s on %s" % (number, len(plan), model, backend))
-        records.append(run_one(model, backend, options, out, args.timeout))
+        records += run_repeats(model, backend, options, out, args.timeout)
     _say("sweep finished in %.0f s; results in %s" % (time.time() - started, out))
     sys.stdout.write(table(records))
-    return 0 if all(r["status"] in ("ok", "skipped") for r in records) else 1
+    return 0 if all(_succeeded(r) for r in records) else 1
+
+
+def repeat(model, backend, options):
+    """`python -m harness MODEL --repeat N`: exit code 0 when no repeat failed."""
+    records = run_repeats(model, backend, options, options.get("out", "results"), timeout=None)
+    return 0 if all(_succeeded(r) for r in records) else 1
+
+
+def _succeeded(record):
+    return record["status"] in ("ok", "skipped")
 
 
 def _names(text, known, kind):
@@ -52,8 +67,8 @@ def _names(text, known, kind):
 def child_command(model, backend, options, run_id):
     """The `python -m harness` command line of one run."""
     command = [sys.executable, "-m", "harness", model, "--backend", backend, "--run-id", run_id]
-    for flags, spec in RUN_OPTIONS:
-        dest = flags[0].lstrip("-").replace("-", "_")
+    for flags, spec in RUN_OPTIONS + REPEAT_OPTIONS + tuple((f, o) for _, f, o in MODEL_OPTIONS):
+        dest = spec.get("dest") or flags[0].lstrip("-").replace("-", "_")
         value = options.get(dest)
         if value is None:
             continue
@@ -62,6 +77,44 @@ def child_command(model, backend, options, run_id):
         else:
             command += [flags[0], str(value)]
     return command
+
+
+def run_repeats(model, backend, options, out, timeout):
+    """Run one configuration `options["repeat"]` times (default once), each in its own
+    process; with repeats, say how each went and how far their speeds spread."""
+    count = options.get("repeat") or 1
+    if count == 1:
+        return [run_one(model, backend, options, out, timeout)]
+    group = schema.new_run_id()
+    records = []
+    for index in range(count):
+        record = run_one(model, backend, dict(options, repeat_index=index, repeat_group=group),
+                         out, timeout)
+        records.append(record)
+        _say("repeat %d/%d of %s on %s: %s" % (index + 1, count, model, backend, _outcome(record)))
+    _say(spread(records))
+    return records
+
+
+def _outcome(record):
+    if record["status"] == "ok":
+        return "ok, %.1f %s/s (run %s)" % (record["metrics"]["throughput"]["median"],
+                                           record["metrics"]["unit"], record["run_id"])
+    message = (record["error"] or {}).get("message") or ""
+    return "%s: %s (run %s)" % (record["status"], (message.splitlines() or [""])[0][:80],
+                                record["run_id"])
+
+
+def spread(records):
+    """One line: the repeats' speeds and their coefficient of variation (stdev / mean)."""
+    speeds = [r["metrics"]["throughput"]["median"] for r in records if r["status"] == "ok"]
+    line = "%d repeats (group %s), %d ok" % (len(records), records[0]["config"]["repeat_group"],
+                                             len(speeds))
+    if len(speeds) < 2:
+        return line + ": too few to measure a spread"
+    figures = timing.stats(speeds)
+    return line + ": median %.1f, min %.1f, max %.1f, coefficient of variation %.2f%%" % (
+        figures["median"], figures["min"], figures["max"], 100.0 * figures["stdev"] / figures["mean"])
 
 
 def run_one(model, backend, options, out, timeout):

@@ -28,6 +28,10 @@ import threading
 import time
 
 MIB = float(1 << 20)
+# CPU times count in clock ticks (10 ms at the usual 100 Hz), so a rate over a
+# shorter window is mostly rounding: stop()'s sample, taken just after the last
+# one, could read 1000%. Such a sample has no rates; the next one spans it.
+MIN_RATE_WINDOW_S = 0.05
 
 
 def nvml_indices(cuda_visible_devices, uuids):
@@ -158,26 +162,35 @@ class _HostReader(object):
         self._children_files = bool(glob.glob("/proc/self/task/*/children"))
         self._tick = float(os.sysconf("SC_CLK_TCK")) if self._has_proc else None
         self._page_mb = os.sysconf("SC_PAGE_SIZE") / MIB if self._has_proc else None
-        self._last_process = None  # (wall, cpu seconds)
-        self._last_system = None  # (busy ticks, total ticks)
+        self._last = None  # (wall, CPU seconds, system ticks) that the next rates start from
 
     def read(self):
         wall = time.monotonic()
-        times = os.times()
-        # Ended children count once they are waited for; live ones are read from /proc.
-        cpu = times[0] + times[1] + times[2] + times[3]
         descendants = []
         if self._has_proc:
             descendants = [f for f in map(_stat_fields, self._descendants()) if f is not None]
-            # utime, stime, and the times of their own ended children, in clock ticks.
-            cpu += sum(int(f[11]) + int(f[12]) + int(f[13]) + int(f[14]) for f in descendants) / self._tick
-        previous, self._last_process = self._last_process, (wall, cpu)
-        cpu_percent = None
-        if previous and wall > previous[0]:
+        sample = {"cpu_percent": None, "system_cpu_percent": None, "rss_mb": self._rss_mb(descendants)}
+        if self._last is not None and wall - self._last[0] < MIN_RATE_WINDOW_S:
+            return sample  # the next sample's rates span this one
+        now = (wall, self._cpu_seconds(descendants), _system_ticks())
+        if self._last is not None:
             # A descendant orphaned and adopted elsewhere takes its time away: never below 0.
-            cpu_percent = round(max(0.0, 100.0 * (cpu - previous[1]) / (wall - previous[0])), 1)
-        return {"cpu_percent": cpu_percent, "system_cpu_percent": self._system_cpu_percent(),
-                "rss_mb": self._rss_mb(descendants)}
+            sample["cpu_percent"] = round(max(0.0, 100.0 * (now[1] - self._last[1])
+                                              / (now[0] - self._last[0])), 1)
+            if now[2] and self._last[2] and now[2][1] > self._last[2][1]:
+                sample["system_cpu_percent"] = round(100.0 * (now[2][0] - self._last[2][0])
+                                                     / (now[2][1] - self._last[2][1]), 1)
+        self._last = now
+        return sample
+
+    def _cpu_seconds(self, descendants):
+        """CPU seconds of this process, its ended children, and its live descendants."""
+        times = os.times()
+        # Ended children count once they are waited for; live ones are read from /proc.
+        seconds = times[0] + times[1] + times[2] + times[3]
+        # utime, stime, and the times of their own ended children, in clock ticks.
+        ticks = sum(int(f[11]) + int(f[12]) + int(f[13]) + int(f[14]) for f in descendants)
+        return seconds + (ticks / self._tick if ticks else 0.0)
 
     def _rss_mb(self, descendants):
         if not self._has_proc:
@@ -185,20 +198,6 @@ class _HostReader(object):
         own = _stat_fields(self._pid)
         pages = sum(int(f[21]) for f in descendants + [own] if f is not None)
         return round(pages * self._page_mb, 1)
-
-    def _system_cpu_percent(self):
-        try:
-            with open("/proc/stat") as f:
-                ticks = [int(v) for v in f.readline().split()[1:9]]
-        except (OSError, ValueError):
-            return None
-        # user nice system idle iowait irq softirq steal: idle and iowait are not busy.
-        total = sum(ticks)
-        busy = total - ticks[3] - ticks[4]
-        previous, self._last_system = self._last_system, (busy, total)
-        if not previous or total <= previous[1]:
-            return None
-        return round(100.0 * (busy - previous[0]) / (total - previous[1]), 1)
 
     def _descendants(self):
         children_of = self._children if self._children_files else _children_by_ppid()
@@ -219,6 +218,18 @@ class _HostReader(object):
             except OSError:  # the thread or process ended meanwhile
                 pass
         return kids
+
+
+def _system_ticks():
+    """(busy, total) clock ticks of all the machine's cores, from /proc/stat; None without it."""
+    try:
+        with open("/proc/stat") as f:
+            ticks = [int(v) for v in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal: idle and iowait are not busy.
+    total = sum(ticks)
+    return total - ticks[3] - ticks[4], total
 
 
 def _children_by_ppid():

@@ -8,8 +8,9 @@ Host: `cpu_percent` is the CPU time of this process and of its children (DDP
 workers are children), live or ended, over wall time, as a percentage of one
 core (two busy cores read 200); `system_cpu_percent` is the whole machine's
 busy share of all its cores, from /proc/stat; `rss_mb` is the resident memory
-of this process plus its live descendants. Rates need two readings, so the
-first sample has none.
+of this process plus its live descendants (where there is no /proc, the peak
+that getrusage reports instead). Rates need two readings, so the first sample
+has none.
 
 GPU: utilisation, memory used and power of the run's GPUs, through NVIDIA's
 NVML (the `pynvml` module of nvidia-ml-py, imported only here, so the harness

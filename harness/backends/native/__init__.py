@@ -1,0 +1,187 @@
+"""The mlp, cnn and lstm workloads written directly on TensorFlow, JAX or
+PyTorch, no Keras: how far Keras-on-X is from X itself.
+
+Each framework's networks live in their own module (`<framework>_nets`),
+imported only once the environment is set; they offer the same small
+interface (a Network with train, predict and evaluate steps, `wait`,
+`describe`). The loop that drives the recorder is written once, here.
+The networks, their initializers, the loss and the optimizer are the Keras
+models' of harness.models, so the losses of a native and a Keras run of one
+workload are comparable.
+"""
+import importlib
+import os
+
+import numpy as np
+
+from harness.backends import framework_tools
+from harness.backends.common import SingleProcessAdapter, gpus_to_use, hide_gpus_for_cpu_run
+from harness.environment import providing_package
+
+WORKLOADS = ("mlp", "cnn", "lstm")
+METHODS = ("fit", "train_on_batch")
+# The recipe each native network implements (harness.models' RECIPE entries).
+OPTIMIZER, LOSS = "rmsprop", "categorical_crossentropy"
+
+
+class Adapter(SingleProcessAdapter):
+    """Drives one framework's native networks for the runner, as keras3.Adapter drives Keras.
+
+    One process on one device: the scope, launch and agreement of a single process.
+    """
+
+    api = "native"
+    keras = None
+    devices = 1
+
+    def __init__(self, spec, framework):
+        self.name = spec.backend
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
+        hide_gpus_for_cpu_run(spec)
+        if spec.gpus == 0 and framework == "jax":
+            os.environ["JAX_PLATFORMS"] = "cpu"
+        self.nets = importlib.import_module("harness.backends.native.%s_nets" % framework)
+        self.framework = importlib.import_module(framework)
+        self.seed = spec.seed  # each Network seeds its framework before drawing its weights
+        self.gpus = gpus_to_use(spec, self.visible_gpus())
+        self.device_kind = "gpu" if self.gpus else "cpu"
+        self.data_format = spec.data_format or self.nets.DATA_FORMAT
+
+    # --- what runs where ---
+
+    def visible_gpus(self):
+        return self.nets.visible_gpus()
+
+    def unsupported(self, spec):
+        """Why the native networks cannot run `spec`, or None. Recorded as a skipped run."""
+        if spec.model not in WORKLOADS:
+            return "%s is written natively for %s only, not %s" % (
+                self.name, ", ".join(WORKLOADS), spec.model)
+        if self.gpus > 1 or spec.cpu_devices > 1:
+            return "%s trains on one device only" % self.name
+        if spec.precision != "float32":
+            return "%s trains in float32 only, not %s" % (self.name, spec.precision)
+        if spec.method not in METHODS:
+            return "%s runs --method %s only, not %s" % (
+                self.name, " or ".join(METHODS), spec.method)
+        if spec.model == "cnn" and self.data_format != self.nets.DATA_FORMAT:
+            return "%s computes images in %s only, not %s" % (
+                self.name, self.nets.DATA_FORMAT, self.data_format)
+        return None
+
+    def describe(self):
+        """The framework's part of the result's environment."""
+        info = {
+            "backend": self.name,
+            "backend_version": self.framework.__version__,
+            "backend_package": providing_package(self.framework.__name__),
+        }
+        info.update(self.nets.describe(self.gpus))
+        return info
+
+    # --- measuring ---
+
+    def sync(self, outputs):
+        """Block until the device has finished all work queued so far (outputs on the host)."""
+        values = [] if outputs is None else list(outputs.values()) if isinstance(outputs, dict) \
+            else [outputs]
+        self.nets.wait(values, self.gpus)
+
+    def timing_callback(self, recorder, step_samples):
+        return _Timing(recorder, step_samples)
+
+    def memory(self):
+        return framework_tools.peak_memory(self.framework.__name__, self.framework, self.gpus)
+
+    def trace(self, directory):
+        return framework_tools.trace(self.framework.__name__, self.framework, directory)
+
+    # --- training and inference ---
+
+    def build(self, spec, data):
+        """The native network for `spec.model`, shaped for `data`, and the Keras model's recipe."""
+        recipe = importlib.import_module("harness.models." + spec.model).RECIPE
+        network = self.nets.Network(spec.model, data.input_shape, data.num_classes, self.gpus,
+                                    self.seed)
+        return network, recipe
+
+    def compile(self, model, recipe):
+        if (recipe.optimizer, recipe.loss) != (OPTIMIZER, LOSS):
+            raise ValueError("the native networks train with %s on %s, the recipe asks for %s on %s"
+                             % (OPTIMIZER, LOSS, recipe.optimizer, recipe.loss))
+        model.compile(recipe.learning_rate)
+        return model
+
+    def fit(self, model, inputs, batch_size, epochs, steps, callback):
+        """Train up to `epochs` epochs, until the plan is done; returns the last epoch's
+        mean loss and accuracy."""
+        for _ in range(epochs):
+            outputs = _epoch(model.train_step, _batches(inputs, batch_size, steps), callback)
+            if callback.done():
+                break
+        return self._mean(outputs)
+
+    def predict(self, model, inputs, batch_size, steps, callback):
+        _epoch(lambda x, y: model.predict_step(x), _batches(inputs, batch_size, steps), callback)
+
+    def train_on_batch(self, model, x, y):
+        return model.train_step(x, y)
+
+    def predict_on_batch(self, model, x):
+        return model.predict_step(x)
+
+    def evaluate(self, model, inputs, batch_size, steps):
+        batches = _batches(inputs, batch_size, steps)
+        return self._mean([model.evaluate_step(x, y) for x, y in batches])
+
+    def _mean(self, outputs):
+        """Per-batch losses and accuracies averaged, as Keras reports an epoch (whole batches)."""
+        return {key: float(np.mean([self.nets.to_host(o[key]) for o in outputs]))
+                for key in ("loss", "accuracy")}
+
+
+class _Timing:
+    """Reports a native loop's epochs and steps to the recorder, as the Keras callback does."""
+
+    def __init__(self, recorder, step_samples):
+        self._recorder = recorder
+        self._step_samples = step_samples
+
+    def begin_epoch(self):
+        self._recorder.begin_epoch()
+
+    def end_step(self, step, outputs):
+        self._recorder.end_step(self._step_samples(step), outputs)
+
+    def end_epoch(self):
+        self._recorder.end_epoch()
+
+    def done(self):
+        return self._recorder.done()
+
+
+def _batches(inputs, batch_size, steps):
+    """Batch i holds samples i*batch_size to (i+1)*batch_size: unshuffled, as Keras is fed."""
+    x, y = inputs
+    for i in range(steps):
+        yield x[i * batch_size:(i + 1) * batch_size], y[i * batch_size:(i + 1) * batch_size]
+
+
+def _epoch(step, batches, callback):
+    """One epoch of `step(x, y)` over `batches`, each step reported; returns the steps' outputs."""
+    callback.begin_epoch()
+    outputs = []
+    for i, (x, y) in enumerate(batches):
+        outputs.append(step(x, y))
+        callback.end_step(i, outputs[-1])
+    callback.end_epoch()
+    return outputs
+
+
+def cnn_flat_features(input_shape, data_format):
+    """Values per sample that reach the cnn's dense layer: two blocks of a same-padded
+    and a valid 3x3 convolution, then a 2x2 pooling; 64 channels at the end."""
+    height, width = input_shape[1:] if data_format == "channels_first" else input_shape[:2]
+    for _ in range(2):
+        height, width = (height - 2) // 2, (width - 2) // 2
+    return 64 * height * width

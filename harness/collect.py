@@ -3,13 +3,15 @@
     python harness/collect.py results/ > CNN_result.md
     python -m harness.collect results/ --kind rnn --format csv
     python -m harness.collect results/ --chart speed.png
+    python -m harness.collect results/ --phases    # also where each run's time went
 
 Reads the records of harness/schema.py and nothing else: no deep-learning
 framework is imported, so it runs on any host that has `tabulate` (and
 `matplotlib` for --chart). Repeated runs of one configuration become one row
 (the median of their medians, with the coefficient of variation across them);
 runs on different device counts are different rows. Profiled runs are kept out
-of every speed (the profiler slows them) and shown only in the phase breakdown.
+of every speed (the profiler slows them) and shown only in the phase breakdown
+(--phases).
 Failed, skipped and interrupted runs are listed apart and never enter a speed;
 files that cannot be read are named on stderr and skipped.
 """
@@ -233,6 +235,9 @@ def load(folder):
             unreadable.append((path, "the same run as %s" % first_copy[run]))
             continue
         first_copy[run] = path
+        # No table shows the per-step and telemetry samples, and they are most of a
+        # record's objects: kept, they would make every garbage collection walk far longer.
+        record.pop("samples", None)
         records.append(record)
     if not records:
         raise CollectError("none of the %d result files in %s could be read" % (len(paths), folder))
@@ -508,20 +513,21 @@ def _splits(visible, cells):
 
 # The report
 
-def report(groups, failures, kind):
-    """The Markdown document as a list of blocks: Headings, Tables and paragraphs."""
+def report(groups, failures, kind, phases=False):
+    """The Markdown document as a list of blocks: Headings, Tables and paragraphs; with
+    `phases`, each kind's phase breakdown too."""
     blocks = [Heading(1, "Keras Benchmark Results"),
               "%d successful runs in %d configurations; %d failed, skipped or interrupted."
               % (sum(g.runs for g in groups), len(groups), len(failures))]
     profiled = [g for g in groups if g.identity.get("profile")]
     if profiled:
         blocks.append("Profiled runs (%d, in %d configurations) are left out of every speed: "
-                      "the profiler slows them. They appear only under Phases, marked "
-                      "(profiled)." % (sum(g.runs for g in profiled), len(profiled)))
+                      "the profiler slows them. They appear only under Phases (--phases), "
+                      "marked (profiled)." % (sum(g.runs for g in profiled), len(profiled)))
     for name, blocks_of in (("cnn", _cnn_blocks), ("rnn", _rnn_blocks)):
         if kind in (name, "all"):
             of_kind = [g for g in groups if kind_of(g.identity) == name]
-            blocks += blocks_of(unprofiled(of_kind)) + _phase_blocks(of_kind)
+            blocks += blocks_of(unprofiled(of_kind)) + (_phase_blocks(of_kind) if phases else [])
     return blocks + _failure_blocks(failures)
 
 
@@ -654,14 +660,14 @@ def _native_blocks(groups):
         framework = backend[len(NATIVE_PREFIX):] if backend.startswith(NATIVE_PREFIX) else backend
         return _key(dict(_subset(group.identity, NATIVE_MATCH), framework=framework))
 
-    natives = {}
+    keras, natives = [], {}
     for group in groups:
         key = match(group)
-        if group.identity["backend"].startswith(NATIVE_PREFIX) and (
-                key not in natives or group.speed > natives[key].speed):
+        if not group.identity["backend"].startswith(NATIVE_PREFIX):
+            keras.append((group, key))
+        elif key not in natives or group.speed > natives[key].speed:
             natives[key] = group
-    native_of = {g.key: natives[match(g)] for g in groups
-                 if not g.identity["backend"].startswith(NATIVE_PREFIX) and match(g) in natives}
+    native_of = {group.key: natives[key] for group, key in keras if key in natives}
     if not native_of:
         return []
     rows = [g for g in groups if g.key in native_of]
@@ -760,10 +766,11 @@ def export_rows(groups, failures):
     return [OrderedDict((name, row.get(name)) for name in EXPORT_FIELDS) for row in rows]
 
 
-def render(output_format, groups, failures, unreadable, kind):
-    """The output text in `output_format` (md, csv or json)."""
+def render(output_format, groups, failures, unreadable, kind, phases=False):
+    """The output text in `output_format` (md, csv or json); `phases` adds the Markdown's
+    phase tables (CSV and JSON always hold the phases)."""
     if output_format == "md":
-        return markdown(report(groups, failures, kind))
+        return markdown(report(groups, failures, kind, phases))
     rows = export_rows(groups, failures)
     if output_format == "csv":
         buffer = io.StringIO()
@@ -874,6 +881,10 @@ def _parser():
     parser.add_argument("--format", dest="output_format", choices=("md", "csv", "json"),
                         default="md", help="Markdown tables, or the numbers behind them")
     parser.add_argument("--chart", metavar="PATH.png", help="also draw the speeds into this PNG")
+    parser.add_argument("--phases", action="store_true",
+                        help="add to the Markdown the seconds each configuration spent per "
+                             "phase (import, data, build, compile, first epoch, warm-up, "
+                             "steady, evaluate, total), profiled runs included")
     return parser
 
 
@@ -892,7 +903,8 @@ def main(argv=None):
         # The chart comes first so that a missing matplotlib stops before any output.
         if args.chart:
             write_chart(groups, args.chart)
-        sys.stdout.write(render(args.output_format, groups, failures, unreadable, args.kind))
+        sys.stdout.write(render(args.output_format, groups, failures, unreadable, args.kind,
+                                args.phases))
     except CollectError as error:
         sys.stderr.write("collect: %s\n" % error)
         return error.exit_status

@@ -438,7 +438,7 @@ def test_profiled_runs_stay_out_of_every_speed_and_show_marked_in_phases(tmp_pat
     folder = write(tmp_path, record(speed=900, phases=PHASES, **common),
                    record(speed=333, profile=True, phases=dict(PHASES, steady_s=81.5),
                           **common))
-    status, markdown, _ = run(folder)
+    status, markdown, _ = run(folder, "--phases")
     assert status == 0
     assert "333" not in markdown.split("### Phases")[0]
     assert "Profiled runs (1, in 1 configurations) are left out of every speed" in markdown
@@ -452,12 +452,14 @@ def test_profiled_runs_stay_out_of_every_speed_and_show_marked_in_phases(tmp_pat
         (False, 900, 30.2), (True, 333, 81.5)]
 
 
-def test_phases_are_the_median_over_repeats_and_absent_where_none_was_timed(tmp_path):
+def test_phases_are_asked_for_the_median_over_repeats_and_absent_where_none_was_timed(
+        tmp_path):
     folder = write(tmp_path, record(speed=9.0))
-    assert "### Phases" not in run(folder)[1]
+    assert "### Phases" not in run(folder, "--phases")[1]
     write(folder, *[record(speed=9.0, batch_size=64, phases={"import_s": seconds})
                     for seconds in (2.0, 3.0, 7.0)])
-    assert table(run(folder)[1], "### Phases") == """\
+    assert "### Phases" not in run(folder)[1]
+    assert table(run(folder, "--phases")[1], "### Phases") == """\
 | Workload                                                                | Backend   | Package   | Import (s)   |
 |-------------------------------------------------------------------------|-----------|-----------|--------------|
 | ResNet50V1, Synthetic, train, C5.18xLarge, CPU, batch 64, channel first | MXNet     | mxnet-mkl | 3            |"""

@@ -2,8 +2,10 @@
 
     python bench/collect_speed.py [OUT.json]
 
-Writes realistic records (per-step samples included, a few failed and skipped
-runs) into a temporary folder, then times `python harness/collect.py FOLDER` as a
+Writes realistic version-2 records (per-step and telemetry samples included,
+data-parallel runs on several devices, native baselines, GPU telemetry and memory,
+phases, numbered repeats, a few profiled, failed and skipped runs) into a
+temporary folder, then times `python harness/collect.py FOLDER` as a
 user runs it, interpreter start included, best of three. Two folders: a sweep
 whose runs repeat a few hundred configurations, and one where every run is its
 own configuration (the longest tables). Prints the figures, and writes them as
@@ -31,8 +33,14 @@ MODELS = {"mlp": ("synthetic", "mnist"), "cnn": ("synthetic", "cifar10"),
           "resnet": ("synthetic", "cifar10"), "resnet50": ("synthetic", "imagenet"),
           "vgg16": ("synthetic",), "lstm": ("synthetic", "nietzsche", "wikitext2")}
 BACKENDS = (("tensorflow", "tensorflow-cpu", "2.21.0"), ("jax", "jax", "0.10.2"),
-            ("torch", "torch", "2.13.0"), ("mxnet", "mxnet-mkl", "1.9.1"))
-MACHINES = (("C5.18xLarge", 0), ("2-core Intel Xeon", 0), ("P3.8xLarge", 1), ("P3.8xLarge", 4))
+            ("torch", "torch", "2.13.0"), ("mxnet", "mxnet-mkl", "1.9.1"),
+            ("native-jax", "jax", "0.10.2"), ("native-torch", "torch", "2.13.0"))
+PARALLEL = {"tensorflow": "tf MirroredStrategy", "jax": "jax DataParallel",
+            "torch": "torch DistributedDataParallel (nccl)", "mxnet": "mxnet context list",
+            "native-jax": "jax DataParallel", "native-torch": "torch DistributedDataParallel (nccl)"}
+MACHINES = (("C5.18xLarge", 0, 1), ("2-core Intel Xeon", 0, 2), ("P3.8xLarge", 1, 1),
+            ("P3.8xLarge", 4, 4))  # instance, GPUs, devices trained on
+TELEMETRY_SAMPLES = 20
 
 
 def configurations():
@@ -43,17 +51,26 @@ def configurations():
             yield model, dataset, backend, machine, data_format
 
 
-def record(number, model, dataset, backend, machine, data_format, batch_size, rng):
-    """One run's record as the runner writes it; about one in thirty did not succeed."""
+def record(number, model, dataset, backend, machine, data_format, batch_size, repeat_index,
+           rng):
+    """One run's record as the runner writes it; about one in thirty did not succeed, and
+    about one in a hundred ran under the profiler."""
     name, package, version = backend
-    instance, gpus = machine
+    instance, gpus, devices = machine
     run_id = "%012x" % number
     config = {"model": model, "backend": name, "dataset": dataset, "data_dir": None,
-              "batch_size": batch_size, "epochs": EPOCHS, "warmup": WARMUP,
+              "batch_size": batch_size, "per_device_batch": False,
+              "global_batch_size": batch_size, "device_batch_size": max(1, batch_size // devices),
+              "devices": devices, "device_kind": "gpu" if gpus else "cpu", "gpus": gpus,
+              "cpu_devices": 1 if gpus else devices,
+              "parallel": PARALLEL[name] if devices > 1 else None,
+              "epochs": EPOCHS, "warmup": WARMUP,
               "steps_per_epoch": STEPS, "method": "fit", "inference": number % 7 == 0,
-              "data_format": data_format, "gpus": gpus, "precision": "float32",
+              "data_format": data_format, "precision": "float32",
               "seed": number, "out": "results", "instance": instance, "run_id": run_id,
               "resnet_version": 1, "resnet_layers": 20, "image_size": 224,
+              "profile": number % 97 == 0, "telemetry_interval": 0.5, "repeat": 3,
+              "repeat_index": repeat_index, "repeat_group": "group-%d" % (number % 1000),
               # What harness/runner.py adds once the run has resolved its defaults.
               "unit": "sequences" if model == "lstm" else "images", "keras_api": "keras3",
               "data_provenance": {}, "parameters": 669706,
@@ -80,12 +97,17 @@ def record(number, model, dataset, backend, machine, data_format, batch_size, rn
                    "step_seconds": [0.05 * rng.uniform(0.9, 1.1) for _ in range(STEPS)],
                    "step_samples": [batch_size] * STEPS}
                   for _ in range(EPOCHS + WARMUP)]
-        result["samples"] = {"epochs": epochs}
-        result["metrics"] = metrics(epochs, model)
+        samples = [{"t": 0.5 * (i + 1), "cpu_percent": rng.uniform(90, 110),
+                    "system_cpu_percent": rng.uniform(40, 60), "rss_mb": rng.uniform(2000, 2200),
+                    "gpus": [{"util_percent": rng.uniform(80, 99), "memory_used_mb": 70000.0,
+                              "power_w": 300.0} for _ in range(gpus)]}
+                   for i in range(TELEMETRY_SAMPLES)]
+        result["samples"] = {"epochs": epochs, "telemetry": samples}
+        result["metrics"] = metrics(epochs, model, samples, gpus)
     return result
 
 
-def metrics(epochs, model):
+def metrics(epochs, model, telemetry_samples, gpus):
     """The `metrics` of a record, made the way harness.timing.summarize makes them."""
     def stats(values):
         ordered = sorted(values)
@@ -104,19 +126,40 @@ def metrics(epochs, model):
     throughput["overall"] = sum(samples) / sum(e["seconds"] for e in measured)
     warmup = dict(totals(epochs[:WARMUP]), first_epoch_s=epochs[0]["seconds"],
                   first_step_s=epochs[0]["step_seconds"][0])
+    def mean_peak(values):
+        return {"mean": sum(values) / len(values), "peak": max(values)}
+
+    host = {name: mean_peak([s[name] for s in telemetry_samples])
+            for name in ("cpu_percent", "system_cpu_percent", "rss_mb")}
+    devices = [dict({"index": i, "name": "Tesla V100-SXM2-16GB", "memory_total_mb": 16160.0},
+                    **{name: mean_peak([s["gpus"][i][name] for s in telemetry_samples])
+                       for name in ("util_percent", "memory_used_mb", "power_w")})
+               for i in range(gpus)]
+    telemetry = {"interval_s": 0.5, "count": len(telemetry_samples), "host": host,
+                 "gpu": {"available": bool(gpus), "reason": None if gpus else "no GPU in use",
+                         "devices": devices}}
+    phases = {"import_s": 3.2, "data_s": 0.4, "build_s": 0.9, "compile_s": 0.02,
+              "first_epoch_s": epochs[0]["seconds"], "warmup_s": warmup["seconds"],
+              "steady_s": sum(e["seconds"] for e in measured), "evaluate_s": 0.3,
+              "total_s": 12.0}
     return {"unit": "sequences" if model == "lstm" else "images", "throughput": throughput,
             "step_ms": stats([1000 * s for s in seconds]), "measured": totals(measured),
-            "warmup": warmup, "loss": 2.3, "accuracy": 0.1}
+            "warmup": warmup, "loss": 2.3, "accuracy": 0.1, "phases": phases,
+            "telemetry": telemetry, "evaluation": {"loss": 2.3, "accuracy": 0.1},
+            "memory": {"peak_mb": 5120.0, "source": "torch.cuda.max_memory_allocated"}
+            if gpus else None}
 
 
 def write_folder(folder, distinct):
-    """FILES records: the sweep repeated, or (distinct) each with its own batch size."""
+    """FILES records: the sweep repeated (each pass a repeat), or (distinct) each with its
+    own batch size."""
     rng = random.Random(0)
-    sweep = itertools.cycle(configurations())
+    sweep = list(configurations())
     for number in range(FILES):
-        model, dataset, backend, machine, data_format = next(sweep)
+        model, dataset, backend, machine, data_format = sweep[number % len(sweep)]
         batch_size = 1 + number if distinct else 32
-        result = record(number, model, dataset, backend, machine, data_format, batch_size, rng)
+        result = record(number, model, dataset, backend, machine, data_format, batch_size,
+                        number // len(sweep), rng)
         # json.dump, not schema.write: its fsync per file would make setting up take minutes.
         with open(os.path.join(folder, schema.file_name(result)), "w") as f:
             json.dump(result, f, indent=1, sort_keys=True)

@@ -583,7 +583,7 @@ def _summary_blocks(label, groups):
     values = [Column(header, lambda row, dataset=dataset: _speed_of(row.members.get(dataset)))
               for dataset, header in SUMMARY_COLUMNS.items()]
     return [Heading(3, "Summary: %s" % label),
-            "The fastest training configuration per instance, GPU count and package "
+            "The fastest training configuration per instance, GPU count, devices and package "
             "(%s/s); N/A where none ran." % _unit(groups),
             _table(rows, [INSTANCE._replace(header="Instance"), GPUS, PACKAGE], values)]
 

@@ -37,7 +37,8 @@ BACKENDS = (("tensorflow", "tensorflow-cpu", "2.21.0"), ("jax", "jax", "0.10.2")
             ("native-jax", "jax", "0.10.2"), ("native-torch", "torch", "2.13.0"))
 PARALLEL = {"tensorflow": "tf MirroredStrategy", "jax": "jax DataParallel",
             "torch": "torch DistributedDataParallel (nccl)", "mxnet": "mxnet context list",
-            "native-jax": "jax DataParallel", "native-torch": "torch DistributedDataParallel (nccl)"}
+            "native-jax": "jax DataParallel",
+            "native-torch": "torch DistributedDataParallel (nccl)"}
 MACHINES = (("C5.18xLarge", 0, 1), ("2-core Intel Xeon", 0, 2), ("P3.8xLarge", 1, 1),
             ("P3.8xLarge", 4, 4))  # instance, GPUs, devices trained on
 TELEMETRY_SAMPLES = 20

@@ -5,12 +5,15 @@ Every run that starts leaves exactly one result file, whatever happens: `ok`,
 `interrupted` (Ctrl-C, SIGTERM from `docker stop`). A usage error found before
 the run starts (say, more GPUs asked than visible) writes nothing.
 """
+import contextlib
 import math
+import os
 import signal
 import sys
+import time
 import traceback
 
-from harness import backends, datasets, environment, models, schema, timing
+from harness import backends, datasets, environment, schema, telemetry, timing
 from harness.spec import STREAMING_DATASETS, UsageError
 
 
@@ -26,14 +29,17 @@ def run(spec, command):
     _terminate_as_interrupt()
     adapter = None
     try:
+        started = time.perf_counter()
         adapter = backends.load(spec)  # may raise UsageError: no file, exit 2
+        import_s = time.perf_counter() - started
         _resolve(record, spec, adapter)
-        _say("%s on %s (%s, %s GPU): %s" % (spec.model, spec.backend, record["config"]["data_format"],
-                                          adapter.gpus, record["config"]["instance"]))
+        _say("%s on %s (%s, %s): %s" % (spec.model, spec.backend, record["config"]["data_format"],
+                                      _devices_text(record["config"]), record["config"]["instance"]))
         reason = adapter.unsupported(spec)
         if reason:
             raise Skip(reason)
-        record["metrics"], record["samples"] = _measure(spec, adapter, record["config"])
+        adapter.launch(_measure, spec, record)
+        record["metrics"]["phases"]["import_s"] = import_s
         record["status"] = "ok"
     except UsageError:
         raise
@@ -62,6 +68,14 @@ def _resolve(record, spec, adapter):
     """Write into the record what the defaults turned into on this machine."""
     config = record["config"]
     config["gpus"] = adapter.gpus
+    config["devices"] = adapter.devices
+    config["device_kind"] = adapter.device_kind
+    config["parallel"] = adapter.parallel
+    config["global_batch_size"] = spec.global_batch(adapter.devices)
+    if config["global_batch_size"] % adapter.devices:
+        raise UsageError("a global batch of %d does not split evenly over %d devices"
+                         % (config["global_batch_size"], adapter.devices))
+    config["device_batch_size"] = config["global_batch_size"] // adapter.devices
     config["data_format"] = adapter.data_format
     config["unit"] = spec.workload.unit
     config["instance"] = spec.instance or environment.instance_label(
@@ -69,44 +83,102 @@ def _resolve(record, spec, adapter):
     config["keras_api"] = adapter.api
 
 
-def _measure(spec, adapter, config):
-    """Train (or predict) with the clock running; returns (metrics, raw samples)."""
+def _measure(adapter, spec, record):
+    """Load, build, compile, train (or predict) with the clock running, evaluate.
+
+    Runs in every process of a run (`adapter.launch`); only rank 0's record is
+    written, and only rank 0 samples telemetry and profiles.
+    """
+    config = record["config"]
+    batch_size = config["global_batch_size"]  # what one step takes over all devices
+    phases = {}
+    phase = _phase_clock(adapter, phases)
     steps = spec.steps_per_epoch or spec.workload.steps_per_epoch
-    data = datasets.load(spec, adapter.data_format, steps)
+    with phase("data_s"):
+        data = datasets.load(spec, adapter.data_format, steps, batch_size)
     if spec.dataset != "synthetic" and not spec.steps_per_epoch:
-        steps = max(1, data.num_samples // spec.batch_size)  # one full pass, whole batches only
+        steps = max(1, data.num_samples // batch_size)  # one full pass, whole batches only
     config["steps_per_epoch"] = steps
     config["data_provenance"] = data.provenance
-    config["data_fingerprint"] = datasets.fingerprint(data, spec.batch_size)
-    model, recipe = models.build(spec, adapter.keras, data)
-    model = adapter.compile(model, recipe)  # a data-parallel wrapper on some multi-GPU paths
+    config["data_fingerprint"] = datasets.fingerprint(data, batch_size)
+    with adapter.scope():  # a distribution strategy's, where there is one
+        with phase("build_s"):
+            model, recipe = adapter.build(spec, data)
+        with phase("compile_s"):  # Keras 3 traces at the first step: see first_epoch_s
+            model = adapter.compile(model, recipe)  # a data-parallel wrapper on some paths
     config["optimizer"] = recipe._asdict()
     config["parameters"] = int(model.count_params())
 
     plan = timing.Plan(spec.warmup, spec.epochs, spec.min_steps, spec.min_seconds)
-    recorder = timing.Recorder(adapter.sync, plan, progress=_epoch_progress(spec))
-    if spec.method == "train_on_batch":
-        final = _per_batch(adapter, model, data, spec.batch_size, steps, recorder, spec.inference)
-    else:
-        final = _keras_loop(adapter, model, data, spec.batch_size, steps, recorder, spec.method,
-                            spec.inference)
+    recorder = timing.Recorder(adapter.sync, plan, agree=adapter.agree,
+                               progress=_epoch_progress(spec) if adapter.rank == 0 else None)
+    inputs = _inputs(adapter, data, batch_size, steps, spec.method)
+    with _instruments(adapter, spec, record) as telemetry:
+        if spec.method == "train_on_batch":
+            final = _per_batch(adapter, model, inputs, batch_size, steps, recorder, spec.inference)
+        else:
+            final = _keras_loop(adapter, model, inputs, batch_size, steps, recorder, spec.inference)
+    evaluation = None
+    if not spec.inference:
+        with phase("evaluate_s"):
+            evaluation = adapter.evaluate(model, inputs, batch_size, steps)
+
     metrics = timing.summarize(recorder.epochs, spec.warmup, spec.workload.unit)
     metrics["loss"] = final.get("loss")
     metrics["accuracy"] = final.get("accuracy")
     # The file stores a NaN loss as null, like "no loss" (inference): say which.
     metrics["diverged"] = metrics["loss"] is not None and not math.isfinite(metrics["loss"])
-    return metrics, {"epochs": recorder.epochs}
+    metrics["evaluation"] = evaluation
+    metrics["memory"] = adapter.memory()
+    metrics["telemetry"] = telemetry.summary() if telemetry else None
+    phases["first_epoch_s"] = recorder.epochs[0]["seconds"]
+    phases["warmup_s"] = metrics["warmup"]["seconds"]
+    phases["steady_s"] = metrics["measured"]["seconds"]
+    metrics["phases"] = phases
+    record["metrics"] = metrics
+    record["samples"] = {"epochs": recorder.epochs,
+                         "telemetry": telemetry.samples if telemetry else None}
+    record["environment"]["replicas"] = adapter.replicas(model)
+
+
+def _phase_clock(adapter, phases):
+    """`with phase(name):` times the block into phases[name], the device drained at its end."""
+    @contextlib.contextmanager
+    def phase(name):
+        started = time.perf_counter()
+        yield
+        adapter.sync(None)
+        phases[name] = time.perf_counter() - started
+    return phase
+
+
+@contextlib.contextmanager
+def _instruments(adapter, spec, record):
+    """Around the training loop, on rank 0: the telemetry sampler (yielded, or None)
+    and, with --profile, the framework's profiler writing beside the result file."""
+    with contextlib.ExitStack() as stack:
+        sampler = None
+        if adapter.rank == 0 and spec.profile:
+            folder = os.path.join(spec.out, os.path.splitext(schema.file_name(record))[0] + ".profile")
+            tool = stack.enter_context(adapter.trace(folder))
+            record["profile"] = {"tool": tool, "path": os.path.basename(folder)}
+        if adapter.rank == 0 and spec.telemetry_interval:
+            sampler = stack.enter_context(telemetry.Sampler(spec.telemetry_interval, adapter.gpus))
+        yield sampler
+
+
+def _inputs(adapter, data, batch_size, steps, method):
+    """What fit, predict and evaluate read: arrays in memory, or a sequence of batches."""
+    if method == "generator" or data.name in STREAMING_DATASETS:
+        return adapter.batch_sequence(data, batch_size, steps)
+    return data.arrays(steps * batch_size)
 
 
 # --- the loops: Keras's own fit/predict, or one call per batch; each runs epochs
 # until the recorder's plan is done (fit: its callback stops training then) ---
 
-def _keras_loop(adapter, model, data, batch_size, steps, recorder, method, inference):
+def _keras_loop(adapter, model, inputs, batch_size, steps, recorder, inference):
     """fit() or predict() on arrays in memory (`fit`) or on a generator of batches."""
-    if method == "generator":
-        inputs = adapter.batch_sequence(data, batch_size, steps)
-    else:
-        inputs = data.arrays(steps * batch_size)
     callback = adapter.timing_callback(recorder, lambda step: batch_size)
     if not inference:
         return adapter.fit(model, inputs, batch_size, recorder.plan.max_epochs(), steps, callback)
@@ -115,9 +187,9 @@ def _keras_loop(adapter, model, data, batch_size, steps, recorder, method, infer
     return {}
 
 
-def _per_batch(adapter, model, data, batch_size, steps, recorder, inference):
+def _per_batch(adapter, model, inputs, batch_size, steps, recorder, inference):
     """One train_on_batch (or predict_on_batch) call per step; returns the last step's logs."""
-    batch = _batch_source(data, batch_size, steps)
+    batch = _batch_source(inputs, batch_size)
     logs = {}
     while not recorder.done():
         recorder.begin_epoch()
@@ -131,12 +203,12 @@ def _per_batch(adapter, model, data, batch_size, steps, recorder, inference):
     return logs
 
 
-def _batch_source(data, batch_size, steps):
-    """The i-th batch: slices of arrays held in memory, or read from disk when streamed."""
-    if data.name in STREAMING_DATASETS:
-        return lambda i: data.batch(i, batch_size)
-    x, y = data.arrays(steps * batch_size)
-    return lambda i: (x[i * batch_size:(i + 1) * batch_size], y[i * batch_size:(i + 1) * batch_size])
+def _batch_source(inputs, batch_size):
+    """The i-th batch: a slice of the arrays in memory, or the sequence's i-th (read from disk)."""
+    if isinstance(inputs, tuple):
+        x, y = inputs
+        return lambda i: (x[i * batch_size:(i + 1) * batch_size], y[i * batch_size:(i + 1) * batch_size])
+    return lambda i: inputs[i]
 
 
 # --- what the user sees ---
@@ -157,6 +229,13 @@ def _epoch_progress(spec):
              % (number, total, kind, len(epoch["step_seconds"]), epoch["seconds"],
                 samples / epoch["seconds"], unit))
     return progress
+
+
+def _devices_text(config):
+    if config["devices"] == 1:
+        return "%d GPU" % config["gpus"]
+    return "%d %s devices, %s, global batch %d" % (config["devices"], config["device_kind"].upper(),
+                                                   config["parallel"], config["global_batch_size"])
 
 
 def _report(record, path):

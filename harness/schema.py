@@ -53,6 +53,7 @@ def new_record(config, command, run_id):
         "config": dict(config),
         "metrics": None,
         "samples": None,
+        "profile": None,  # {"tool", "path"} of the framework's trace, with --profile
         "environment": {},
     }
 

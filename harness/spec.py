@@ -124,6 +124,8 @@ def make_spec(**values):
             if values.get(name) is not None:
                 raise UsageError("model %s takes no %s" % (model, name))
             merged[name] = None
+    if merged["cpu_devices"] > 1 and merged["gpus"] is None:
+        merged["gpus"] = 0  # devices made of the CPU: a CPU run, whatever GPUs are visible
     spec = RunSpec(**merged)
     check(spec)
     return spec

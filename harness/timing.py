@@ -44,9 +44,10 @@ class Recorder:
     whole epoch: data feeding and callbacks between steps are counted, not hidden.
     """
 
-    def __init__(self, sync, plan, clock=time.perf_counter, progress=None):
+    def __init__(self, sync, plan, clock=time.perf_counter, progress=None, agree=None):
         self._sync = sync
         self.plan = plan
+        self._agree = agree or (lambda flag: flag)
         self._clock = clock
         self._progress = progress
         self._epoch_start = None
@@ -74,8 +75,12 @@ class Recorder:
             self._progress(len(self.epochs), epoch)
 
     def done(self):
-        """Whether the measurement plan is complete: stop training or predicting."""
-        return self.plan.done(self.epochs)
+        """Whether the measurement plan is complete: stop training or predicting.
+
+        With several processes, rank 0's answer holds for all (`agree`): their
+        clocks differ, and they must stop after the same epoch.
+        """
+        return self._agree(self.plan.done(self.epochs))
 
 
 def stats(values):

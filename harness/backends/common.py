@@ -1,10 +1,39 @@
-"""What the Keras 2 and Keras 3 adapters share: choosing the devices, the timing
-callback and the batch sequence. Takes the `keras` module as an argument and
-imports no framework itself.
+"""What the adapters share: the defaults of one process on one device, choosing
+the devices, the timing callback and the batch sequence. Takes the `keras`
+module as an argument and imports no framework itself.
 """
+import contextlib
 import os
 
 from harness.spec import UsageError
+
+
+class SingleProcessAdapter:
+    """The parts of an adapter that only a data-parallel one changes.
+
+    One process runs the whole measurement (`launch`), as rank 0; models are
+    built outside any distribution scope; the plan's decisions need no
+    agreement between processes.
+    """
+
+    rank = 0
+    parallel = None  # the name of the data-parallel mechanism, when there is one
+
+    def scope(self):
+        """The context models are built and compiled in."""
+        return contextlib.ExitStack()  # an empty one (contextlib.nullcontext is 3.7+)
+
+    def launch(self, measure, spec, record):
+        """Run `measure(adapter, spec, record)` in every process of the run."""
+        return measure(self, spec, record)
+
+    def agree(self, flag):
+        """`flag` as rank 0 sees it: every process must stop after the same epoch."""
+        return flag
+
+    def replicas(self, model):
+        """What the framework says the model was replicated over, or None (one device)."""
+        return None
 
 
 def hide_gpus_for_cpu_run(spec):
@@ -51,6 +80,10 @@ def timing_callback(keras, recorder, step_samples):
             recorder.end_epoch()
             if recorder.done():  # fit() was given more epochs than the plan may need
                 self.model.stop_training = True
+
+        def done(self):
+            """Whether the plan is complete (for loops that call these hooks themselves)."""
+            return recorder.done()
 
         # One predict() call is one epoch of inference.
         def on_predict_begin(self, logs=None):

@@ -12,9 +12,10 @@ import re
 
 import numpy as np
 
-from harness.backends import legacy
-from harness.backends.common import (batch_sequence, check_backend, gpus_to_use,
-                                     hide_gpus_for_cpu_run, timing_callback)
+from harness import models
+from harness.backends import framework_tools, legacy
+from harness.backends.common import (SingleProcessAdapter, batch_sequence, check_backend,
+                                     gpus_to_use, hide_gpus_for_cpu_run, timing_callback)
 from harness.environment import providing_package
 
 # Keras 2 calls the accuracy metric "acc"; results use Keras 3's names.
@@ -24,11 +25,11 @@ _METRIC_NAMES = {"acc": "accuracy"}
 # smaller images than keras_applications (Keras 2.2 on) and Keras 3 (32 pixels).
 _OLD_APPLICATIONS_MIN_SIZE = {"resnet50": 197, "vgg16": 48}
 
-# Backends that Keras 2 trains data-parallel on several GPUs.
-_DATA_PARALLEL = ("tensorflow", "mxnet")
+# Backends that Keras 2 trains data-parallel on several GPUs, and how.
+_DATA_PARALLEL = {"tensorflow": "keras.utils.multi_gpu_model", "mxnet": "keras-mxnet context list"}
 
 
-class Adapter:
+class Adapter(SingleProcessAdapter):
     """Drives one Keras 2 backend for the runner (framework-agnostic calls only)."""
 
     api = "keras2"
@@ -45,6 +46,10 @@ class Adapter:
         self.framework = importlib.import_module(framework)
         check_backend(keras.backend.backend(), spec.backend)
         self.gpus = gpus_to_use(spec, self.visible_gpus())
+        self.devices = self.gpus or 1  # --cpu-devices is a Keras 3 feature (see unsupported)
+        self.device_kind = "gpu" if self.gpus else "cpu"
+        if self.gpus > 1:
+            self.parallel = _DATA_PARALLEL.get(self.name)
         # keras.json may set another floatx; other precisions are skipped (unsupported).
         keras.backend.set_floatx("float32")
         self._seed(spec.seed)
@@ -94,6 +99,12 @@ class Adapter:
                 spec.precision, self.keras.__version__)
         if self.gpus > 1 and self.name not in _DATA_PARALLEL:
             return "Keras 2's %s backend has no data-parallel training" % self.name
+        if spec.cpu_devices > 1:
+            return "Keras 2 trains data-parallel on GPUs only, not on a split CPU"
+        if spec.profile and self.name not in framework_tools.PROFILERS:
+            return "no profiler is wired for %s" % self.name
+        if spec.profile and self.name == "tensorflow":
+            return "TensorFlow 1.x's profiler (tf.profiler with RunMetadata) is not wired"
         smallest = _OLD_APPLICATIONS_MIN_SIZE.get(spec.model)
         if smallest and spec.image_size < smallest and _version(self.keras.__version__) < (2, 2):
             return ("Keras %s's keras.applications %s takes images of at least %dx%d, not %dx%d"
@@ -147,9 +158,21 @@ class Adapter:
 
     # --- training and inference ---
 
+    def build(self, spec, data):
+        return models.build(spec, self.keras, data)
+
     def compile(self, model, recipe):
-        """Compile `model` with the seed's recipe; returns the model to train."""
-        return compile_model(self.keras, self.name, self.gpus, model, recipe)
+        """Compile `model` with the seed's recipe; returns the model to train.
+
+        Keras 2 builds its backend functions lazily, before the first epoch of
+        fit and outside every epoch: they are built here, so that the time is
+        the compile phase's (Keras 3 traces in the first step instead).
+        """
+        model = compile_model(self.keras, self.name, self.gpus, model, recipe)
+        model._make_train_function()
+        model._make_predict_function()
+        model._make_test_function()
+        return model
 
     def batch_sequence(self, data, batch_size, steps):
         """The data as a keras.utils.Sequence of `steps` batches (what fit_generator reads)."""
@@ -189,6 +212,22 @@ class Adapter:
 
     def predict_on_batch(self, model, x):
         return model.predict_on_batch(x)
+
+    def evaluate(self, model, inputs, batch_size, steps):
+        """Loss and accuracy over `inputs` with the trained weights (not timed per step)."""
+        if isinstance(inputs, tuple):
+            values = model.evaluate(inputs[0], inputs[1], batch_size=batch_size, verbose=0)
+        else:
+            values = model.evaluate_generator(inputs, steps=steps, workers=0)
+        logs = _metrics(dict(zip(model.metrics_names, np.atleast_1d(values))))
+        return {"loss": logs["loss"], "accuracy": logs["accuracy"]}
+
+    def memory(self):
+        """None: TensorFlow 1.x, MXNet 1.x, Theano and CNTK keep no peak counter Keras 2 can read."""
+        return None
+
+    def trace(self, directory):
+        return framework_tools.trace(self.name, self.framework, directory)
 
 
 def compile_model(keras, backend, gpus, model, recipe):

@@ -6,13 +6,23 @@ first, then Keras and the framework are imported.
 import importlib
 import os
 
-from harness.backends.common import (batch_sequence, check_backend, gpus_to_use,
-                                     hide_gpus_for_cpu_run, timing_callback)
+from harness import models
+from harness.backends import framework_tools
+from harness.backends.common import (SingleProcessAdapter, batch_sequence, check_backend,
+                                     gpus_to_use, hide_gpus_for_cpu_run, timing_callback)
 from harness.environment import providing_package
+from harness.spec import UsageError
 
 
-class Adapter:
-    """Drives one Keras 3 backend for the runner (framework-agnostic calls only)."""
+class Adapter(SingleProcessAdapter):
+    """Drives one Keras 3 backend for the runner (framework-agnostic calls only).
+
+    On several devices (--gpus N, or --cpu-devices N to split the CPU) each
+    backend trains data-parallel by its own mechanism: JAX through
+    keras.distribution.DataParallel, TensorFlow through MirroredStrategy, and
+    PyTorch through DistributedDataParallel as Keras's guide does it (one
+    process per device; see torch_ddp).
+    """
 
     api = "keras3"
 
@@ -23,11 +33,21 @@ class Adapter:
         hide_gpus_for_cpu_run(spec)
         if spec.gpus == 0 and spec.backend == "jax":
             os.environ["JAX_PLATFORMS"] = "cpu"
+            if spec.cpu_devices > 1:  # read when JAX starts, so set before it is imported
+                os.environ["XLA_FLAGS"] = ("%s --xla_force_host_platform_device_count=%d"
+                                           % (os.environ.get("XLA_FLAGS", ""), spec.cpu_devices)).strip()
         import keras
         self.keras = keras
         self.framework = importlib.import_module(framework)
         check_backend(keras.backend.backend(), spec.backend)
+        if spec.backend == "tensorflow" and spec.cpu_devices > 1:
+            _split_tensorflow_cpu(self.framework, spec.cpu_devices)
         self.gpus = gpus_to_use(spec, self.visible_gpus())
+        self.devices = self.gpus or spec.cpu_devices
+        self.device_kind = "gpu" if self.gpus else "cpu"
+        self._strategy = self._ddp = None
+        if self.devices > 1:
+            self._data_parallel()
         keras.utils.set_random_seed(spec.seed)
         if spec.data_format:
             keras.config.set_image_data_format(spec.data_format)
@@ -43,11 +63,60 @@ class Adapter:
             return sum(d.platform in ("gpu", "cuda", "rocm") for d in self.framework.devices())
         return self.framework.cuda.device_count()
 
+    def _data_parallel(self):
+        """Set up this backend's own data-parallel training over `self.devices` devices."""
+        kind = self.device_kind
+        if self.name == "jax":
+            devices = self.keras.distribution.list_devices(kind)[:self.devices]
+            _check_count(devices, self.devices, kind)
+            self.keras.distribution.set_distribution(
+                self.keras.distribution.DataParallel(devices=devices))
+            self.parallel = "keras.distribution.DataParallel"
+        elif self.name == "tensorflow":
+            tf = self.framework
+            names = [d.name for d in tf.config.list_logical_devices(kind.upper())][:self.devices]
+            _check_count(names, self.devices, kind)
+            # On GPUs MirroredStrategy all-reduces with NCCL; across CPU devices
+            # it has no NCCL and reduces through one device instead.
+            reduce = None if self.gpus else tf.distribute.ReductionToOneDevice()
+            self._strategy = tf.distribute.MirroredStrategy(devices=names, cross_device_ops=reduce)
+            self.parallel = "tf.distribute.MirroredStrategy"
+        else:
+            from harness.backends import torch_ddp
+            self._ddp = torch_ddp.Group(self.framework, self.keras, self.devices, kind)
+            self.rank = self._ddp.rank
+            self.parallel = "torch DistributedDataParallel (%s)" % self._ddp.backend
+
     def unsupported(self, spec):
         """Why this backend cannot run `spec`, or None. Recorded as a skipped run."""
-        if self.gpus > 1:
-            return "data-parallel training on %d devices is not supported yet" % self.gpus
+        if self._ddp and spec.method == "generator":
+            return ("Keras's PyTorch data-parallel recipe is a plain torch loop over arrays; "
+                    "use --method fit or train_on_batch")
         return None
+
+    def scope(self):
+        return self._strategy.scope() if self._strategy else SingleProcessAdapter.scope(self)
+
+    def launch(self, measure, spec, record):
+        if self._ddp:
+            return self._ddp.launch(self, measure, spec, record)
+        return measure(self, spec, record)
+
+    def agree(self, flag):
+        return self._ddp.agree(flag) if self._ddp else flag
+
+    def replicas(self, model):
+        """The framework's own account of where the model lives: the proof it was replicated."""
+        if self.devices == 1:
+            return None
+        if self._ddp:
+            return self._ddp.replicas()
+        variable = model.trainable_variables[0].value
+        if self.name == "jax":
+            placed = sorted(str(d) for d in variable.sharding.device_set)
+            return {"replicas": len(placed), "first_variable_on": placed}
+        return {"replicas": self._strategy.num_replicas_in_sync,
+                "first_variable_on": sorted(v.device for v in variable.values)}
 
     def describe(self):
         """The framework's part of the result's environment."""
@@ -106,8 +175,14 @@ class Adapter:
 
     # --- training and inference ---
 
+    def build(self, spec, data):
+        return models.build(spec, self.keras, data)
+
     def compile(self, model, recipe):
-        """Compile `model` with the seed's recipe; returns the model to train (this one)."""
+        """Compile `model` with the seed's recipe; returns the model to train (this one,
+        or with PyTorch on several devices its DistributedDataParallel trainer)."""
+        if self._ddp:
+            return self._ddp.trainer(model, recipe)
         optimizer = self.keras.optimizers.get(
             {"class_name": recipe.optimizer, "config": {"learning_rate": recipe.learning_rate}})
         model.compile(optimizer=optimizer, loss=recipe.loss, metrics=["accuracy"])
@@ -137,3 +212,31 @@ class Adapter:
 
     def predict_on_batch(self, model, x):
         return model.predict_on_batch(x)
+
+    def evaluate(self, model, inputs, batch_size, steps):
+        """Loss and accuracy over `inputs` with the trained weights (not timed per step)."""
+        if isinstance(inputs, tuple):
+            logs = model.evaluate(inputs[0], inputs[1], batch_size=batch_size, verbose=0,
+                                  return_dict=True)
+        else:
+            logs = model.evaluate(inputs, steps=steps, verbose=0, return_dict=True)
+        return {"loss": float(logs["loss"]), "accuracy": float(logs["accuracy"])}
+
+    def memory(self):
+        return framework_tools.peak_memory(self.name, self.framework, self.gpus)
+
+    def trace(self, directory):
+        return framework_tools.trace(self.name, self.framework, directory)
+
+
+def _check_count(devices, wanted, kind):
+    if len(devices) < wanted:
+        raise UsageError("%d %s devices asked, but the backend sees %d" % (wanted, kind.upper(),
+                                                                         len(devices)))
+
+
+def _split_tensorflow_cpu(tf, count):
+    """Make TensorFlow see the CPU as `count` logical devices (before it starts its runtime)."""
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(count)])

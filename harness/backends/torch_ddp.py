@@ -1,0 +1,213 @@
+"""Keras 3 on PyTorch over several devices, the way Keras's guide "Multi-GPU
+distributed training with PyTorch" does it: one process per device, joined in a
+process group (NCCL on GPUs, gloo on CPU devices), each training the same Keras
+model wrapped in torch's DistributedDataParallel with a plain torch loop and a
+torch optimizer. Keras's own fit() has no PyTorch data-parallel mode.
+
+Rank 0 is the process the run started in: it starts ranks 1.. with the spawn
+method, and only its record is written. Every rank takes its slice of each
+global batch, so a step trains on the global batch once, over all devices.
+"""
+import datetime
+import os
+import socket
+
+# Set in the processes rank 0 starts: which rank a process is.
+RANK_VARIABLE = "BENCH_DDP_RANK"
+# Keras's RMSprop and Adam defaults, given to torch's (whose own differ).
+_TORCH_OPTIMIZERS = {
+    "rmsprop": ("RMSprop", {"alpha": 0.9, "eps": 1e-7}),
+    "adam": ("Adam", {"eps": 1e-7}),
+    "sgd": ("SGD", {}),
+}
+# A rank waiting on a collective longer than this is taken as a dead peer.
+_TIMEOUT = datetime.timedelta(minutes=10)
+
+
+class Group:
+    """This process's place among the run's `world` processes, one per device."""
+
+    def __init__(self, torch, keras, world, kind):
+        self.torch = torch
+        self.keras = keras
+        self.world = world
+        self.rank = int(os.environ.get(RANK_VARIABLE, "0"))
+        self.backend = "nccl" if kind == "gpu" else "gloo"
+        if kind == "gpu":
+            torch.cuda.set_device(self.rank)  # Keras places its variables on the current device
+        else:
+            # N processes share the cores: without this each would start one thread per core.
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
+        self.samples = 0  # samples this rank has trained on or predicted
+
+    def launch(self, adapter, measure, spec, record):
+        """Run `measure` here as rank 0 and in one new process per other rank."""
+        import torch.multiprocessing as mp
+        port = _free_port()
+        context = mp.get_context("spawn")  # forking a process that runs PyTorch threads is unsafe
+        workers = [context.Process(target=_rank_main, args=(rank, port, measure, spec, record),
+                                   daemon=True)
+                   for rank in range(1, self.world)]
+        for worker in workers:
+            worker.start()
+        try:
+            self.join(port)
+            measure(adapter, spec, record)
+            self.leave()
+        finally:
+            for worker in workers:
+                worker.join(60)
+                if worker.is_alive():
+                    worker.terminate()
+        failed = ["rank %d: exit code %s" % (rank, w.exitcode)
+                  for rank, w in enumerate(workers, 1) if w.exitcode != 0]
+        if failed:
+            raise RuntimeError("data-parallel worker processes failed: " + ", ".join(failed))
+
+    def join(self, port):
+        os.environ["MASTER_ADDR"] = "127.0.0.1"
+        os.environ["MASTER_PORT"] = str(port)
+        self.torch.distributed.init_process_group(self.backend, rank=self.rank,
+                                                  world_size=self.world, timeout=_TIMEOUT)
+
+    def leave(self):
+        self.torch.distributed.destroy_process_group()
+
+    def agree(self, flag):
+        """Rank 0's `flag`, in every rank."""
+        value = self.torch.tensor([int(flag)], device=self._device())
+        self.torch.distributed.broadcast(value, src=0)
+        return bool(value.item())
+
+    def replicas(self):
+        """Every rank's count of samples it took: each took its share, none twice."""
+        counts = self.torch.tensor([self.samples], device=self._device())
+        gathered = [self.torch.zeros_like(counts) for _ in range(self.world)]
+        self.torch.distributed.all_gather(gathered, counts)
+        return {"replicas": self.world, "samples_per_rank": [int(c.item()) for c in gathered]}
+
+    def trainer(self, model, recipe):
+        return Trainer(self, model, recipe)
+
+    def _device(self):
+        return self.torch.device("cuda", self.rank) if self.backend == "nccl" else \
+            self.torch.device("cpu")
+
+
+class Trainer:
+    """The Keras model in DistributedDataParallel, driven by a torch loop.
+
+    It answers the calls the adapter makes of a Keras model (fit, predict,
+    evaluate, train_on_batch, predict_on_batch, count_params) with the global
+    batch given and this rank's slice of it trained.
+    """
+
+    def __init__(self, group, model, recipe):
+        torch = group.torch
+        self.group = group
+        self.model = model
+        self.ddp = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[group.rank] if group.backend == "nccl" else None)
+        name, defaults = _TORCH_OPTIMIZERS[recipe.optimizer]
+        self.optimizer = getattr(torch.optim, name)(model.parameters(), lr=recipe.learning_rate,
+                                                    **defaults)
+        self.loss = group.keras.losses.get(recipe.loss)
+
+    def count_params(self):
+        return self.model.count_params()
+
+    def _slice(self, x, y=None):
+        """This rank's rows of a global batch, as tensors on its device."""
+        rows = len(x) // self.group.world
+        start = self.group.rank * rows
+        convert = self.group.keras.ops.convert_to_tensor
+        x = convert(x[start:start + rows])
+        return (x, None) if y is None else (x, convert(y[start:start + rows]))
+
+    def _scores(self, y, outputs):
+        loss = self.group.torch.mean(self.loss(y, outputs))
+        correct = (outputs.argmax(-1) == y.argmax(-1)).float().mean()
+        return loss, correct
+
+    def train_on_batch(self, x, y, return_dict=True):
+        x, y = self._slice(x, y)
+        self.group.samples += len(x)
+        self.optimizer.zero_grad()
+        outputs = self.ddp(x, training=True)  # training=True: dropout on, as in fit()
+        loss, accuracy = self._scores(y, outputs)
+        loss.backward()  # DistributedDataParallel all-reduces the gradients here
+        self.optimizer.step()
+        # Host numbers, as Keras's train_on_batch and fit's per-step logs give them.
+        return {"loss": float(loss), "accuracy": float(accuracy)}
+
+    def predict_on_batch(self, x):
+        x = self._slice(x)[0]
+        self.group.samples += len(x)
+        with self.group.torch.no_grad():
+            outputs = self.ddp(x, training=False)
+        # Inference exchanges nothing: wait for every rank so a step ends when all have.
+        self.group.torch.distributed.barrier()
+        return outputs
+
+    def fit(self, x, y, batch_size, epochs, callbacks, **ignored):
+        """Keras's fit over arrays, by hand: epochs of whole global batches, in order."""
+        timing, = callbacks
+        timing.set_model(self.model)
+        self.model.stop_training = False  # what the timing callback sets when the plan is done
+        history = {"loss": [], "accuracy": []}
+        for epoch in range(epochs):
+            timing.on_epoch_begin(epoch)
+            logs = []
+            for step in range(len(x) // batch_size):
+                rows = slice(step * batch_size, (step + 1) * batch_size)
+                logs.append(self.train_on_batch(x[rows], y[rows]))
+                timing.on_train_batch_end(step, logs[-1])
+            timing.on_epoch_end(epoch)
+            for name in history:  # the epoch's mean, as Keras reports it
+                history[name].append(sum(step[name] for step in logs) / len(logs))
+            if self.model.stop_training:
+                break
+        return _History(history)
+
+    def predict(self, x, batch_size, callbacks, **ignored):
+        timing, = callbacks
+        timing.on_predict_begin()
+        for step in range(len(x) // batch_size):
+            outputs = self.predict_on_batch(x[step * batch_size:(step + 1) * batch_size])
+            timing.on_predict_batch_end(step, {"outputs": outputs})
+        timing.on_predict_end()
+
+    def evaluate(self, x, y, batch_size, **ignored):
+        """Mean loss and accuracy over all ranks' slices of every batch."""
+        torch = self.group.torch
+        totals = torch.zeros(2, device=self.group._device())
+        steps = len(x) // batch_size
+        with torch.no_grad():
+            for step in range(steps):
+                rows = slice(step * batch_size, (step + 1) * batch_size)
+                xs, ys = self._slice(x[rows], y[rows])
+                totals += torch.stack(self._scores(ys, self.ddp(xs, training=False)))
+        torch.distributed.all_reduce(totals)
+        loss, accuracy = (totals / (steps * self.group.world)).tolist()
+        return {"loss": loss, "accuracy": accuracy}
+
+
+class _History:
+    def __init__(self, history):
+        self.history = history
+
+
+def _rank_main(rank, port, measure, spec, record):
+    """A worker process: the same run as rank 0, on device `rank`."""
+    os.environ[RANK_VARIABLE] = str(rank)
+    from harness import backends
+    adapter = backends.load(spec)
+    adapter._ddp.join(port)
+    measure(adapter, spec, record)
+    adapter._ddp.leave()
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -39,12 +39,18 @@ print(100 * (time.process_time() - cpu) / (time.perf_counter() - wall))
 """
 
 
+def skip_if_starved(truth):
+    """Below a quarter of a core, an idle reading would pass for a busy one: nothing is tested."""
+    if truth < 25:
+        pytest.skip("this machine is too busy: a busy loop got %.0f%% of a core" % truth)
+
+
 def test_busy_loop_in_this_process_reads_its_share_of_a_core():
     wall, cpu = time.perf_counter(), time.process_time()
     with telemetry.Sampler(INTERVAL) as sampler:
         busy(1.0)
     truth = 100 * (time.process_time() - cpu) / (time.perf_counter() - wall)
-    assert truth > 25, "this machine is too busy to tell a busy loop from an idle one"
+    skip_if_starved(truth)
     summary = sampler.summary()["host"]["cpu_percent"]
     assert abs(summary["mean"] - truth) < 15, (truth, sampler.samples)
     assert summary["peak"] < 250  # one busy thread and the sampler: not the whole machine
@@ -63,7 +69,7 @@ def test_busy_child_counts_while_it_runs_and_after_it_ends():
         time.sleep(1.2)
         while_alive = rates(sampler, since=0.3)  # past the interpreter's start
         truth = float(child.communicate()[0])
-    assert truth > 25, "this machine is too busy to tell a busy loop from an idle one"
+    skip_if_starved(truth)
     assert abs(median(while_alive) - truth) < 20, (truth, sampler.samples)
     # Reaped, its time moves to os.times()'s children: no dip, no spike.
     assert max(rates(sampler)) < 250, sampler.samples

@@ -1,0 +1,62 @@
+"""The harness's own benches run (--quick, one backend) and write complete JSON. Their
+targets are judged by the benches on a quiet machine, not here: a test asserts sane figures."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import INSTALLED_BACKENDS, REPO
+
+BACKEND = "jax" if "jax" in INSTALLED_BACKENDS else INSTALLED_BACKENDS[0]
+
+
+def run_bench(tmp_path, name, *args):
+    """Run bench/NAME.py --quick on BACKEND; returns the JSON it wrote."""
+    path = tmp_path / (name + ".json")
+    proc = subprocess.run([sys.executable, os.path.join("bench", name + ".py"), "--quick",
+                           "--backends", BACKEND, "--json", str(path)] + list(args),
+                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=300)
+    assert proc.returncode in (0, 1), proc.stderr  # 1: a target missed, which --quick may
+    document = json.loads(path.read_text())
+    assert document["bench"] == name and document["quick"] is True
+    assert document["passed"] is (proc.returncode == 0)
+    assert document["command"][1:3] == ["bench/%s.py" % name, "--quick"]
+    assert document["target"] and document["seconds"] >= 0
+    assert len(document["load_average_before"]) == len(document["load_average_after"]) == 3
+    host = document["machine"]
+    assert host["cpu_cores"] >= 1 and host["memory_bytes"] > 0 and host["python"]
+    assert host["packages"]["keras"].startswith("3.")
+    (configuration,) = document["figures"]["configurations"]
+    assert configuration["backend"] == BACKEND and configuration["model"] == "mlp"
+    assert isinstance(configuration["passed"], bool)
+    return configuration
+
+
+def test_overhead_compares_the_harness_with_plain_keras(tmp_path):
+    figures = run_bench(tmp_path, "overhead", "--models", "mlp")
+    assert figures["pairs"] == 1
+    assert len(figures["harness_samples_per_s"]) == len(figures["plain_samples_per_s"]) == 1
+    assert all(speed > 0 for speed in figures["harness_samples_per_s"] + figures["plain_samples_per_s"])
+    assert figures["median_ratio"] == pytest.approx(
+        figures["harness_samples_per_s"][0] / figures["plain_samples_per_s"][0])
+    assert figures["median_ratio"] > 0
+
+
+def test_clock_agreement_brackets_the_measured_epochs(tmp_path):
+    figures = run_bench(tmp_path, "clock_agreement", "--models", "mlp")
+    assert 0 < figures["harness_seconds"]
+    # The outside clock brackets the harness's reads: it can only see more time.
+    assert figures["outside_epochs_seconds"] >= figures["harness_seconds"]
+    assert figures["outside_seconds"] >= figures["outside_epochs_seconds"]
+    assert figures["harness_over_outside"] == pytest.approx(
+        figures["harness_seconds"] / figures["outside_seconds"])
+
+
+def test_stability_repeats_the_run(tmp_path):
+    figures = run_bench(tmp_path, "stability")
+    assert figures["repeats"] == 2 and len(figures["samples_per_s"]) == 2
+    assert all(speed > 0 for speed in figures["samples_per_s"])
+    assert figures["coefficient_of_variation"] >= 0 and figures["repeat_group"]

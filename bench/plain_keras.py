@@ -1,6 +1,7 @@
 """The smallest plain Keras program that trains a harness workload: bench/overhead.py's baseline.
 
     python bench/plain_keras.py MODEL BACKEND [--steps-per-epoch S] [--epochs E] [--warmup W]
+                                [--step-hook]
 
 Trains what `python -m harness MODEL --backend BACKEND` trains (the same network,
 recipe, seed and synthetic bytes, made by harness.models and harness.datasets,
@@ -18,6 +19,11 @@ callback. A callback with epoch hooks only leaves Keras 3 its asynchronous
 step dispatch (no step's logs are pulled to the host), so this is the fastest
 plain fit() loop; and Keras converts the epoch's logs to Python numbers before
 it calls on_epoch_end, so the device has finished the epoch when the clock is read.
+
+--step-hook adds a callback whose on_train_batch_end does nothing: Keras then
+treats every step as the harness's callback makes it (synchronous hooks, logs
+pulled to the host), so the program measures that mechanism alone, without
+anything the harness does in its hook.
 """
 import argparse
 import json
@@ -36,6 +42,8 @@ def main():
     options.add_argument("--steps-per-epoch", type=int)
     options.add_argument("--epochs", type=int, default=specs.DEFAULTS["epochs"])
     options.add_argument("--warmup", type=int, default=specs.DEFAULTS["warmup"])
+    options.add_argument("--step-hook", action="store_true",
+                         help="add a callback with an empty per-step hook")
     args = options.parse_args()
     spec = specs.make_spec(model=args.model, backend=args.backend,
                            steps_per_epoch=args.steps_per_epoch, epochs=args.epochs,
@@ -63,9 +71,13 @@ def main():
         def on_epoch_end(self, epoch, logs=None):
             self.seconds.append(time.perf_counter() - self.start)
 
+    class EmptyStepHook(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            pass
+
     clock = EpochClock()
     model.fit(x, y, batch_size=spec.batch_size, epochs=spec.warmup + spec.epochs, shuffle=False,
-              verbose=0, callbacks=[clock])
+              verbose=0, callbacks=[clock] + ([EmptyStepHook()] if args.step_hook else []))
     rates = [steps * spec.batch_size / s for s in clock.seconds[spec.warmup:]]
     print(json.dumps({"epoch_seconds": clock.seconds, "steps_per_epoch": steps,
                       "batch_size": spec.batch_size, "median": timing.stats(rates)["median"]}))

@@ -108,12 +108,13 @@ def _cnn(params, x, training):
 def _lstm(params, x, training):
     lstm = params["lstm"]
     units = lstm["recurrent_kernel"].shape[0]
-    # The input part of every gate for all characters at once; the recurrence is
-    # unrolled over the (fixed) sequence length inside the traced graph.
-    inputs = tf.einsum("btf,fg->btg", x, lstm["kernel"]) + lstm["bias"]
     hidden = cell = tf.zeros((tf.shape(x)[0], units))
-    for t in range(x.shape[1]):
-        gates = inputs[:, t] + tf.matmul(hidden, lstm["recurrent_kernel"])
+    # Unrolled over the (fixed) sequence length inside the traced graph, each
+    # character's input matmul in its step as Keras's cell does. Unstacked, not
+    # sliced: the gradient of 40 slices would be 40 full-size tensors to add.
+    for characters in tf.unstack(x, axis=1):
+        gates = (tf.matmul(characters, lstm["kernel"])
+                 + tf.matmul(hidden, lstm["recurrent_kernel"]) + lstm["bias"])
         i, f, g, o = tf.split(gates, 4, axis=-1)  # Keras's gate order
         cell = tf.sigmoid(f) * cell + tf.sigmoid(i) * tf.tanh(g)
         hidden = tf.sigmoid(o) * tf.tanh(cell)

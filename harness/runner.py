@@ -200,7 +200,7 @@ def _per_batch(adapter, model, inputs, batch_size, steps, recorder, inference):
             recorder.end_step(len(x), outputs)  # the samples this call really took
             logs = {} if inference else outputs
         recorder.end_epoch()
-    return logs
+    return {name: float(value) for name, value in logs.items()}  # device values, for the native loops
 
 
 def _batch_source(inputs, batch_size):

@@ -311,3 +311,29 @@ def test_cuda_is_read_from_the_mxnet_package_name():
     assert keras2._cuda_of_mxnet_package("mxnet-cu101mkl") == "10.1"
     assert keras2._cuda_of_mxnet_package("mxnet-mkl") is None
 
+
+
+# --- phases, profiles and devices on Keras 2 ---
+
+def test_keras2_builds_its_functions_in_the_compile_phase(tmp_path):
+    """Keras 2 would build them before epoch 1, outside every epoch: they are the compile
+    phase. Theano compiles its graphs for seconds, so that time must land there."""
+    record = run_in("theano", tmp_path, "mlp")
+    phases = record["metrics"]["phases"]
+    assert phases["compile_s"] > 1.0 and phases["compile_s"] > 5 * phases["first_epoch_s"]
+    assert phases["evaluate_s"] > 0 and record["metrics"]["evaluation"]["loss"] > 0
+
+
+def test_mxnet_profile_writes_its_trace(tmp_path):
+    record = run_in("mxnet", tmp_path, "mlp", "--profile")
+    trace = tmp_path / "out" / record["profile"]["path"] / "trace.json"
+    assert trace.stat().st_size > 0 and "mxnet" in record["profile"]["tool"]
+
+
+@pytest.mark.parametrize("extra, reason", [
+    (["--cpu-devices", "2"], "data-parallel on GPUs only"),
+    (["--profile"], "no profiler is wired for theano"),
+])
+def test_keras2_records_what_it_cannot_do_as_skipped(tmp_path, extra, reason):
+    record = run_in("theano", tmp_path, "mlp", *extra, status="skipped")
+    assert reason in record["error"]["message"]

@@ -216,8 +216,10 @@ def load(folder):
         raise CollectError("not a folder: %s" % folder)
     paths = []
     for root, folders, files in os.walk(folder):
-        # Hidden names are a run still writing its file (schema.write's .partial-*).
-        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        # Hidden names are a run still writing its file (schema.write's .partial-*);
+        # RESULT.profile/ holds a profiler's trace (--profile), not results.
+        folders[:] = sorted(name for name in folders
+                            if not name.startswith(".") and not name.endswith(schema.PROFILE_SUFFIX))
         paths.extend(os.path.join(root, name) for name in sorted(files)
                      if name.endswith(".json") and not name.startswith("."))
     if not paths:

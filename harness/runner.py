@@ -159,7 +159,8 @@ def _instruments(adapter, spec, record):
     with contextlib.ExitStack() as stack:
         sampler = None
         if adapter.rank == 0 and spec.profile:
-            folder = os.path.join(spec.out, os.path.splitext(schema.file_name(record))[0] + ".profile")
+            stem = os.path.splitext(schema.file_name(record))[0]
+            folder = os.path.join(spec.out, stem + schema.PROFILE_SUFFIX)
             tool = stack.enter_context(adapter.trace(folder))
             record["profile"] = {"tool": tool, "path": os.path.basename(folder)}
         if adapter.rank == 0 and spec.telemetry_interval:

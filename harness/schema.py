@@ -58,6 +58,10 @@ def new_record(config, command, run_id):
     }
 
 
+# RESULT.json's profiler trace (--profile) goes into the folder RESULT.profile beside it.
+PROFILE_SUFFIX = ".profile"
+
+
 def file_name(record):
     """A name two runs never share: start time, model, backend and the run id."""
     stamp = record["started_at"][:19].replace(":", "").replace("-", "")

@@ -669,3 +669,13 @@ def test_chart_without_matplotlib_says_so_and_writes_nothing(tmp_path):
     assert result.returncode == 2 and result.stdout == ""
     assert "needs matplotlib" in result.stderr
     assert not os.path.exists(chart)
+
+
+def test_profile_traces_beside_results_are_not_read_as_results(tmp_path):
+    """--profile writes RESULT.profile/ beside RESULT.json; its JSON traces are no results."""
+    write(tmp_path, record())
+    trace = tmp_path / "x.profile" / "trace.json"
+    trace.parent.mkdir()
+    trace.write_text('{"traceEvents": []}')
+    records, unreadable = collect.load(str(tmp_path))
+    assert records and unreadable == []

@@ -673,7 +673,7 @@ def test_chart_without_matplotlib_says_so_and_writes_nothing(tmp_path):
 
 def test_profile_traces_beside_results_are_not_read_as_results(tmp_path):
     """--profile writes RESULT.profile/ beside RESULT.json; its JSON traces are no results."""
-    write(tmp_path, record())
+    write(tmp_path, record(speed=100.0))
     trace = tmp_path / "x.profile" / "trace.json"
     trace.parent.mkdir()
     trace.write_text('{"traceEvents": []}')

@@ -32,6 +32,11 @@ RUN_OPTIONS = (
     (("--method",), dict(choices=specs.METHODS, help="Keras fit on arrays, one train_on_batch "
                                                      "call per step, or fit on a generator "
                                                      "(default: fit)")),
+    (("--timing",), dict(choices=specs.TIMINGS, help="read the clock after every step (each "
+                                                     "step then waits for the device) or only at "
+                                                     "epoch ends, letting the backend queue steps "
+                                                     "ahead (default: epoch when training on "
+                                                     "GPUs, else step)")),
     (("--inference",), dict(action="store_true", default=None,
                             help="measure predict throughput instead of training")),
     (("--data-format",), dict(choices=specs.DATA_FORMATS,

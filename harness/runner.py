@@ -81,6 +81,7 @@ def _resolve(record, spec, adapter):
     config["instance"] = spec.instance or environment.instance_label(
         adapter.gpus, record["environment"]["gpus"])
     config["keras_api"] = adapter.api
+    config["timing"] = spec.timing or ("epoch" if adapter.gpus and not spec.inference else "step")
 
 
 def _measure(adapter, spec, record):
@@ -111,6 +112,7 @@ def _measure(adapter, spec, record):
 
     plan = timing.Plan(spec.warmup, spec.epochs, spec.min_steps, spec.min_seconds)
     recorder = timing.Recorder(adapter.sync, plan, agree=adapter.agree,
+                               per_step=config["timing"] == "step",
                                progress=_epoch_progress(spec) if adapter.rank == 0 else None)
     inputs = _inputs(adapter, data, batch_size, steps, spec.method)
     with _instruments(adapter, spec, record) as telemetry:
@@ -180,7 +182,7 @@ def _inputs(adapter, data, batch_size, steps, method):
 
 def _keras_loop(adapter, model, inputs, batch_size, steps, recorder, inference):
     """fit() or predict() on arrays in memory (`fit`) or on a generator of batches."""
-    callback = adapter.timing_callback(recorder, lambda step: batch_size)
+    callback = adapter.timing_callback(recorder, lambda step: batch_size, steps)
     if not inference:
         return adapter.fit(model, inputs, batch_size, recorder.plan.max_epochs(), steps, callback)
     while not recorder.done():  # one predict() call is one epoch
@@ -224,11 +226,10 @@ def _epoch_progress(spec):
     unit = spec.workload.unit
 
     def progress(number, epoch):
-        samples = sum(epoch["step_samples"])
         kind = "warm-up" if number <= spec.warmup else "measured"
         _say("  epoch %d/%s (%s): %d steps in %.2f s, %.0f %s/s"
-             % (number, total, kind, len(epoch["step_seconds"]), epoch["seconds"],
-                samples / epoch["seconds"], unit))
+             % (number, total, kind, epoch["steps"], epoch["seconds"],
+                epoch["samples"] / epoch["seconds"], unit))
     return progress
 
 

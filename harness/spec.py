@@ -15,6 +15,9 @@ NATIVE_BACKENDS = ("native-tensorflow", "native-jax", "native-torch")
 BACKENDS = KERAS3_BACKENDS + ("mxnet", "theano", "cntk") + NATIVE_BACKENDS
 
 METHODS = ("fit", "train_on_batch", "generator")
+# How often the clock is read: after every step (each step waits for the device),
+# or only at epoch ends (the backend may queue steps ahead, as plain training does).
+TIMINGS = ("step", "epoch")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 DATA_FORMATS = ("channels_first", "channels_last")
 
@@ -57,6 +60,7 @@ _FIELDS = (
     ("min_steps", 0),           # measure on until at least this many steps...
     ("min_seconds", 0.0),       # ...and this many seconds are measured
     ("method", "fit"),
+    ("timing", None),           # None: per epoch when training on GPUs, else per step
     ("inference", False),
     ("data_format", None),      # None: the backend's configured default
     ("gpus", None),             # None: one GPU if any is visible, else the CPU
@@ -154,6 +158,10 @@ def check(spec):
                          % (spec.cpu_devices, spec.gpus))
     if spec.method not in METHODS:
         raise UsageError("unknown method %r; choose from %s" % (spec.method, ", ".join(METHODS)))
+    if spec.timing is not None and spec.timing not in TIMINGS:
+        raise UsageError("unknown timing %r; choose from %s" % (spec.timing, ", ".join(TIMINGS)))
+    if spec.timing == "epoch" and spec.inference:
+        raise UsageError("--timing epoch times training epochs; inference is timed per step")
     if spec.precision not in PRECISIONS:
         raise UsageError("unknown precision %r; choose from %s"
                          % (spec.precision, ", ".join(PRECISIONS)))

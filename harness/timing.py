@@ -32,7 +32,7 @@ class Plan(namedtuple("Plan", "warmup epochs min_steps min_seconds")):
         finished = [e for e in epochs if e["seconds"] is not None]
         measured = finished[self.warmup:]
         return (len(measured) >= self.epochs
-                and sum(len(e["step_seconds"]) for e in measured) >= self.min_steps
+                and sum(e["steps"] for e in measured) >= self.min_steps
                 and sum(e["seconds"] for e in measured) >= self.min_seconds)
 
 
@@ -42,33 +42,52 @@ class Recorder:
     A step's duration is the interval from the previous step's end (or the
     epoch's start) to its own end, so the steps of an epoch add up to nearly the
     whole epoch: data feeding and callbacks between steps are counted, not hidden.
+
+    With `per_step=False` only epochs are timed: a step's end neither waits for
+    the device nor reads the clock, so an asynchronous backend (JAX, or any
+    framework on a GPU) queues the next step while this one runs, as in a
+    plain training loop; the epoch's end waits for all of it. Its steps are
+    counted, not timed (`step_seconds` stays empty).
     """
 
-    def __init__(self, sync, plan, clock=time.perf_counter, progress=None, agree=None):
+    def __init__(self, sync, plan, clock=time.perf_counter, progress=None, agree=None,
+                 per_step=True):
         self._sync = sync
         self.plan = plan
+        self.per_step = per_step
         self._agree = agree or (lambda flag: flag)
         self._clock = clock
         self._progress = progress
         self._epoch_start = None
         self._last = None
-        self.epochs = []  # [{"seconds": s, "step_seconds": [...], "step_samples": [...]}]
+        self._outputs = None  # the latest step's, for the epoch's end to wait on
+        # [{"seconds": s, "steps": n, "samples": n, "step_seconds": [...], "step_samples": [...]}]
+        self.epochs = []
 
     def begin_epoch(self):
         self._sync(None)
         self._epoch_start = self._last = self._clock()
-        self.epochs.append({"seconds": None, "step_seconds": [], "step_samples": []})
+        self.epochs.append({"seconds": None, "steps": 0, "samples": 0,
+                            "step_seconds": [], "step_samples": []})
 
-    def end_step(self, samples, outputs=None):
+    def end_step(self, samples, outputs=None, steps=1):
+        """`steps` steps that held `samples` samples have ended (more than one only
+        when a caller reports a whole epoch at once, with per_step=False)."""
+        epoch = self.epochs[-1]
+        epoch["steps"] += steps
+        epoch["samples"] += int(samples)
+        if not self.per_step:
+            self._outputs = outputs
+            return
         self._sync(outputs)
         t = self._clock()
-        epoch = self.epochs[-1]
         epoch["step_seconds"].append(t - self._last)
         epoch["step_samples"].append(int(samples))
         self._last = t
 
     def end_epoch(self):
-        self._sync(None)
+        self._sync(self._outputs)
+        self._outputs = None
         epoch = self.epochs[-1]
         epoch["seconds"] = self._clock() - self._epoch_start
         if self._progress:
@@ -100,8 +119,8 @@ def stats(values):
 def _totals(epochs):
     return {
         "epochs": len(epochs),
-        "steps": sum(len(e["step_seconds"]) for e in epochs),
-        "samples": sum(sum(e["step_samples"]) for e in epochs),
+        "steps": sum(e["steps"] for e in epochs),
+        "samples": sum(e["samples"] for e in epochs),
         "seconds": sum(e["seconds"] for e in epochs),
     }
 
@@ -112,20 +131,27 @@ def summarize(epochs, warmup, unit):
     `throughput` is samples/s per measured epoch (median, min, max, stdev; the
     median is the headline figure, as the seeds reported epoch speeds) plus
     `overall`: every measured sample over the measured wall time. Per-epoch
-    rates include whatever happens between steps; `step_ms` shows the steps alone.
+    rates include whatever happens between steps; `step_ms` shows the steps
+    alone, or, where only epochs were timed, each epoch's mean step
+    (`step_ms.source` says which).
     """
     measured = epochs[warmup:]
-    step_seconds = [s for e in measured for s in e["step_seconds"]]
-    if not step_seconds:
+    if not sum(e["steps"] for e in measured):
         raise ValueError("no measured steps: %d epochs run, %d of them warm-up"
                          % (len(epochs), warmup))
     if min(e["seconds"] for e in measured) <= 0:
         raise ValueError("an epoch took no time: the clock is too coarse for this run")
     totals = _totals(measured)
-    throughput = stats([sum(e["step_samples"]) / e["seconds"] for e in measured])
+    throughput = stats([e["samples"] / e["seconds"] for e in measured])
     # A mean of rates weighs fast epochs too much; the overall rate is the true mean.
     del throughput["mean"]
     throughput["overall"] = totals["samples"] / totals["seconds"]
+    step_seconds = [s for e in measured for s in e["step_seconds"]]
+    if step_seconds:
+        step_ms = dict(stats([1000.0 * s for s in step_seconds]), source="steps")
+    else:
+        step_ms = dict(stats([1000.0 * e["seconds"] / e["steps"] for e in measured]),
+                       source="epoch means")
     warm = _totals(epochs[:warmup])
     first = epochs[0]
     warm["first_epoch_s"] = first["seconds"]
@@ -133,7 +159,7 @@ def summarize(epochs, warmup, unit):
     return {
         "unit": unit,
         "throughput": throughput,
-        "step_ms": stats([1000.0 * s for s in step_seconds]),
+        "step_ms": step_ms,
         "measured": totals,
         "warmup": warm,
     }

@@ -46,7 +46,8 @@ def test_spec_refuses_what_cannot_run(values, words):
 
 def _ok_record(run_id="r1"):
     record = schema.new_record({"model": "mlp", "backend": "jax"}, ["python", "-m", "harness"], run_id)
-    epochs = [{"seconds": 1.0, "step_seconds": [0.5, 0.5], "step_samples": [4, 4]}] * 2
+    epochs = [{"seconds": 1.0, "steps": 2, "samples": 8, "step_seconds": [0.5, 0.5],
+               "step_samples": [4, 4]}] * 2
     record.update(status="ok", finished_at=schema.now(), metrics=timing.summarize(epochs, 1, "images"))
     return record
 
@@ -135,9 +136,33 @@ def test_recorder_excludes_warmup_and_computes_statistics():
     assert metrics["step_ms"]["stdev"] == pytest.approx(83.666, rel=1e-4)
 
 
+def test_epoch_timing_waits_only_at_epoch_ends():
+    """per_step=False: steps are counted, never waited for; the epoch's end waits for
+    the last step's outputs, so the backend may run steps ahead in between."""
+    clock = FakeClock([0.0, 0.0, 0.0, 0.7, 0.0, 0.0, 0.0, 0.5])
+    synced = []
+    recorder = timing.Recorder(sync=synced.append, plan=timing.Plan(1, 1, 0, 0), clock=clock,
+                               per_step=False)
+    for epoch in range(2):
+        recorder.begin_epoch()
+        for step in range(3):
+            clock.advance()
+            recorder.end_step(10, outputs="step %d" % step)
+        clock.advance()
+        recorder.end_epoch()
+    assert synced == [None, "step 2"] * 2  # no wait inside an epoch
+    assert recorder.epochs[1] == {"seconds": pytest.approx(0.5), "steps": 3, "samples": 30,
+                                  "step_seconds": [], "step_samples": []}
+    metrics = timing.summarize(recorder.epochs, warmup=1, unit="images")
+    assert metrics["throughput"]["median"] == pytest.approx(60.0)
+    assert metrics["step_ms"]["median"] == pytest.approx(500 / 3.0)
+    assert metrics["step_ms"]["source"] == "epoch means"
+    assert metrics["warmup"]["first_step_s"] is None
+
+
 def _epochs(*steps_per_epoch, step_seconds=0.5):
-    return [{"seconds": step_seconds * n, "step_seconds": [step_seconds] * n,
-             "step_samples": [4] * n} for n in steps_per_epoch]
+    return [{"seconds": step_seconds * n, "steps": n, "samples": 4 * n,
+             "step_seconds": [step_seconds] * n, "step_samples": [4] * n} for n in steps_per_epoch]
 
 
 def test_plan_measures_on_until_every_minimum_is_met():
@@ -155,7 +180,7 @@ def test_plan_measures_on_until_every_minimum_is_met():
 
 
 def test_summary_refuses_a_run_with_nothing_measured():
-    epochs = [{"seconds": 1.0, "step_seconds": [1.0], "step_samples": [4]}]
+    epochs = [{"seconds": 1.0, "steps": 1, "samples": 4, "step_seconds": [1.0], "step_samples": [4]}]
     with pytest.raises(ValueError, match="no measured steps"):
         timing.summarize(epochs, warmup=1, unit="images")
 

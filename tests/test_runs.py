@@ -192,3 +192,22 @@ def test_sweep_timeout_stops_a_run_and_keeps_its_result(tmp_path):
     assert record["status"] == "interrupted"
     assert [r["run_id"] for r in results(tmp_path)] == [record["run_id"]]
     assert schema.read(os.path.join(str(tmp_path), schema.file_name(record)))
+
+
+@pytest.mark.parametrize("method", ["fit", "generator", "train_on_batch"])
+def test_epoch_timing_counts_steps_without_timing_each(tmp_path, backend, method):
+    """--timing epoch (the default on GPUs): no step waits for the device; every step and
+    sample is still counted, and the epochs' clock readings make the speed."""
+    record = tiny_run(tmp_path, "mlp", backend, "--timing", "epoch", "--method", method)
+    assert record["config"]["timing"] == "epoch"
+    metrics, raw = record["metrics"], record["samples"]["epochs"]
+    assert [(e["steps"], e["samples"], e["step_seconds"]) for e in raw] == [(3, 12, [])] * 3
+    assert metrics["measured"]["samples"] == 24 and metrics["step_ms"]["source"] == "epoch means"
+    assert metrics["throughput"]["overall"] == pytest.approx(24 / sum(e["seconds"] for e in raw[1:]))
+
+
+def test_cpu_runs_time_every_step_by_default_and_epoch_timing_is_for_training(tmp_path):
+    record = tiny_run(tmp_path, "mlp", "jax")
+    assert record["config"]["timing"] == "step" and record["metrics"]["step_ms"]["source"] == "steps"
+    proc = harness("mlp", "--backend", "jax", "--timing", "epoch", "--inference", "--out", tmp_path)
+    assert proc.returncode == 2 and "inference is timed per step" in proc.stderr

@@ -57,26 +57,25 @@ def gpus_to_use(spec, visible):
     return gpus
 
 
-def timing_callback(keras, recorder, step_samples):
+def timing_callback(keras, recorder, step_samples, steps):
     """A Keras callback that reports epochs and steps to `recorder`.
 
-    `step_samples(step)` is the number of samples in that step of an epoch.
-    Keras 3 calls `on_train_batch_end`, Keras 2 `on_batch_end`: both end a step.
-    Training stops at the end of the epoch that completes the recorder's plan.
-    Having batch-level hooks makes Keras 3 turn each step's logs into Python
-    numbers, so every step ends with its results on the host; Keras 2's logs
-    are host numbers already.
+    `step_samples(step)` is the number of samples in that step of an epoch of
+    `steps` steps. Keras 3 calls `on_train_batch_end`, Keras 2 `on_batch_end`:
+    both end a step. Training stops at the end of the epoch that completes the
+    recorder's plan. Having batch-level hooks makes Keras 3 turn each step's
+    logs into Python numbers, so every step ends with its results on the host
+    (Keras 2's logs are host numbers already). When the recorder times epochs
+    only, training gets no batch hooks, so Keras 3 may queue steps ahead; the
+    epoch's end reports all its steps at once.
     """
-    class Timing(keras.callbacks.Callback):
+    class EpochTiming(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             recorder.begin_epoch()
 
-        def on_train_batch_end(self, batch, logs=None):
-            recorder.end_step(step_samples(batch), logs)
-
-        on_batch_end = on_train_batch_end
-
         def on_epoch_end(self, epoch, logs=None):
+            if not recorder.per_step:  # Keras has made the epoch's logs host numbers
+                recorder.end_step(sum(step_samples(i) for i in range(steps)), logs, steps)
             recorder.end_epoch()
             if recorder.done():  # fit() was given more epochs than the plan may need
                 self.model.stop_training = True
@@ -85,7 +84,7 @@ def timing_callback(keras, recorder, step_samples):
             """Whether the plan is complete (for loops that call these hooks themselves)."""
             return recorder.done()
 
-        # One predict() call is one epoch of inference.
+        # One predict() call is one epoch of inference (always timed per step).
         def on_predict_begin(self, logs=None):
             recorder.begin_epoch()
 
@@ -106,7 +105,13 @@ def timing_callback(keras, recorder, step_samples):
             recorder.end_epoch()
             return outputs
 
-    return Timing()
+    class StepTiming(EpochTiming):
+        def on_train_batch_end(self, batch, logs=None):
+            recorder.end_step(step_samples(batch), logs)
+
+        on_batch_end = on_train_batch_end
+
+    return StepTiming() if recorder.per_step else EpochTiming()
 
 
 def batch_sequence(base, data, batch_size, steps):

@@ -169,9 +169,9 @@ class Adapter(SingleProcessAdapter):
             elif self.name == "tensorflow":
                 self.framework.test.experimental.sync_devices()
 
-    def timing_callback(self, recorder, step_samples):
+    def timing_callback(self, recorder, step_samples, steps):
         """A Keras callback that reports epochs and steps to `recorder` (see common)."""
-        return timing_callback(self.keras, recorder, step_samples)
+        return timing_callback(self.keras, recorder, step_samples, steps)
 
     # --- training and inference ---
 

@@ -87,7 +87,9 @@ class Adapter(SingleProcessAdapter):
             else [outputs]
         self.nets.wait(values, self.gpus)
 
-    def timing_callback(self, recorder, step_samples):
+    def timing_callback(self, recorder, step_samples, steps):
+        """The hooks the native loops call; they end every step, and the recorder
+        decides whether a step's end waits for the device (per-step timing) or not."""
         return _Timing(recorder, step_samples)
 
     def memory(self):

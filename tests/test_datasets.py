@@ -92,7 +92,7 @@ def test_synthetic_same_seed_same_bytes(model):
 
 def test_load_synthetic_draws_one_epoch_of_samples():
     spec = make_spec(model="mlp", backend="jax", batch_size=4)
-    data = datasets.load(spec, "channels_last", steps_per_epoch=3, batch_size=spec.batch_size)
+    data = datasets.load(spec, "channels_last", steps_per_epoch=3)
     assert data.num_samples == 12 and data.name == "synthetic"
 
 

@@ -131,10 +131,10 @@ def synthetic(spec, data_format, count):
     return ArrayData("synthetic", x, labels, classes, scale=1 / 255.0)
 
 
-def load(spec, data_format, steps_per_epoch, batch_size):
+def load(spec, data_format, steps_per_epoch, batch_size=None):
     """The data set `spec.dataset` in the form `spec.model` reads (synthetic:
-    `steps_per_epoch` global batches of `batch_size`)."""
+    `steps_per_epoch` global batches of `batch_size`, by default spec.batch_size)."""
     if spec.dataset == "synthetic":
-        return synthetic(spec, data_format, steps_per_epoch * batch_size)
+        return synthetic(spec, data_format, steps_per_epoch * (batch_size or spec.batch_size))
     module = importlib.import_module("harness.datasets." + spec.dataset)
     return module.load(spec, data_format)

@@ -36,7 +36,9 @@ GLIBC = {"bullseye": 31, "bookworm": 36}
 # PyPI's build of the same version has other dependencies (torch: CUDA ones).
 OTHER_INDEX_BUILDS = {"torch"}
 # What in a requirements file means the image drives a GPU.
-GPU_PACKAGES = re.compile(r"^(tensorflow-gpu|mxnet-cu\d+|nvidia-|cuda-toolkit|jax-cuda)", re.M)
+# CUDA builds and NVIDIA's CUDA libraries; nvidia-ml-py (NVML's Python binding,
+# for telemetry) is pure Python and in every image.
+GPU_PACKAGES = re.compile(r"^(tensorflow-gpu|mxnet-cu\d+|nvidia-(?!ml-py)|cuda-toolkit|jax-cuda)", re.M)
 
 
 def tool(name):

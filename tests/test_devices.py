@@ -86,6 +86,9 @@ def test_phases_account_for_the_run(tmp_path, backend):
                  "steady_s", "evaluate_s"):
         assert phases[name] > 0, name
     assert phases["steady_s"] == metrics["measured"]["seconds"]
+    parts = sum(phases[name] for name in ("import_s", "data_s", "build_s", "compile_s",
+                                          "warmup_s", "steady_s", "evaluate_s"))
+    assert parts <= phases["total_s"] < parts + 5  # the rest: set-up between phases
     assert phases["first_epoch_s"] == record["samples"]["epochs"][0]["seconds"]
     assert phases["import_s"] > phases["data_s"]  # a framework against a tiny data set
     assert metrics["evaluation"]["loss"] > 0 and 0 <= metrics["evaluation"]["accuracy"] <= 1

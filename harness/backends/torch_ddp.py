@@ -11,6 +11,7 @@ global batch, so a step trains on the global batch once, over all devices.
 import datetime
 import os
 import socket
+import traceback
 
 # Set in the processes rank 0 starts: which rank a process is.
 RANK_VARIABLE = "BENCH_DDP_RANK"
@@ -45,8 +46,9 @@ class Group:
         import torch.multiprocessing as mp
         port = _free_port()
         context = mp.get_context("spawn")  # forking a process that runs PyTorch threads is unsafe
-        workers = [context.Process(target=_rank_main, args=(rank, port, measure, spec, record),
-                                   daemon=True)
+        errors = context.SimpleQueue()  # a failing rank's traceback, for rank 0's result
+        workers = [context.Process(target=_rank_main,
+                                   args=(rank, port, measure, spec, record, errors), daemon=True)
                    for rank in range(1, self.world)]
         for worker in workers:
             worker.start()
@@ -55,14 +57,17 @@ class Group:
             measure(adapter, spec, record)
             self.leave()
         finally:
+            # Raised here, a worker's failure also explains rank 0's own (a peer gone mid-step).
             for worker in workers:
                 worker.join(60)
                 if worker.is_alive():
                     worker.terminate()
-        failed = ["rank %d: exit code %s" % (rank, w.exitcode)
-                  for rank, w in enumerate(workers, 1) if w.exitcode != 0]
-        if failed:
-            raise RuntimeError("data-parallel worker processes failed: " + ", ".join(failed))
+            failed = ["rank %d: exit code %s" % (rank, w.exitcode)
+                      for rank, w in enumerate(workers, 1) if w.exitcode != 0]
+            if failed:
+                reasons = [errors.get() for _ in range(len(failed)) if not errors.empty()]
+                raise RuntimeError("data-parallel worker processes failed (%s)\n%s"
+                                   % (", ".join(failed), "\n".join(reasons)))
 
     def join(self, port):
         os.environ["MASTER_ADDR"] = "127.0.0.1"
@@ -197,14 +202,19 @@ class _History:
         self.history = history
 
 
-def _rank_main(rank, port, measure, spec, record):
-    """A worker process: the same run as rank 0, on device `rank`."""
+def _rank_main(rank, port, measure, spec, record, errors):
+    """A worker process: the same run as rank 0, on device `rank`; a failure's
+    traceback goes to `errors` before the process exits with an error."""
     os.environ[RANK_VARIABLE] = str(rank)
-    from harness import backends
-    adapter = backends.load(spec)
-    adapter._ddp.join(port)
-    measure(adapter, spec, record)
-    adapter._ddp.leave()
+    try:
+        from harness import backends
+        adapter = backends.load(spec)
+        adapter._ddp.join(port)
+        measure(adapter, spec, record)
+        adapter._ddp.leave()
+    except BaseException:
+        errors.put("rank %d: %s" % (rank, traceback.format_exc()))
+        raise
 
 
 def _free_port():

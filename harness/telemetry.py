@@ -10,7 +10,10 @@ core (two busy cores read 200); `system_cpu_percent` is the whole machine's
 busy share of all its cores, from /proc/stat; `rss_mb` is the resident memory
 of this process plus its live descendants (where there is no /proc, the peak
 that getrusage reports instead). Rates need two readings, so the first sample
-has none.
+has none. The summary's mean of the two CPU rates is the whole span's CPU time
+over its wall time, not a mean of the samples' short windows: CPU time counts
+in 10 ms clock ticks, so a 50 ms window reads 20% high or low, and such errors
+cancel only in the totals.
 
 GPU: utilisation, memory used and power of the run's GPUs, through NVIDIA's
 NVML (the `pynvml` module of nvidia-ml-py, imported only here, so the harness
@@ -133,6 +136,9 @@ class Sampler(object):
         samples = list(self.samples)
         host = {name: _mean_peak([s[name] for s in samples])
                 for name in ("cpu_percent", "system_cpu_percent", "rss_mb")}
+        for name, mean in self._host.span_rates().items():
+            if host[name] is not None and mean is not None:
+                host[name]["mean"] = mean
         gpu = {"available": False, "reason": "the sampler has not started", "devices": []}
         if self._gpu is not None:
             gpu = {"available": self._gpu.available, "reason": self._gpu.reason, "devices": []}
@@ -164,6 +170,7 @@ class _HostReader(object):
         self._tick = float(os.sysconf("SC_CLK_TCK")) if self._has_proc else None
         self._page_mb = os.sysconf("SC_PAGE_SIZE") / MIB if self._has_proc else None
         self._last = None  # (wall, CPU seconds, system ticks) that the next rates start from
+        self._first = None  # the same, at the first reading: the span's rates start there
 
     def read(self):
         wall = time.monotonic()
@@ -178,11 +185,18 @@ class _HostReader(object):
             # A descendant orphaned and adopted elsewhere takes its time away: never below 0.
             sample["cpu_percent"] = round(max(0.0, 100.0 * (now[1] - self._last[1])
                                               / (now[0] - self._last[0])), 1)
-            if now[2] and self._last[2] and now[2][1] > self._last[2][1]:
-                sample["system_cpu_percent"] = round(100.0 * (now[2][0] - self._last[2][0])
-                                                     / (now[2][1] - self._last[2][1]), 1)
+            sample["system_cpu_percent"] = _system_percent(self._last[2], now[2])
+        self._first = self._first or now
         self._last = now
         return sample
+
+    def span_rates(self):
+        """cpu_percent and system_cpu_percent from the first reading to the last (None: no span)."""
+        if self._first is None or self._last[0] - self._first[0] < MIN_RATE_WINDOW_S:
+            return {"cpu_percent": None, "system_cpu_percent": None}
+        return {"cpu_percent": round(max(0.0, 100.0 * (self._last[1] - self._first[1])
+                                         / (self._last[0] - self._first[0])), 1),
+                "system_cpu_percent": _system_percent(self._first[2], self._last[2])}
 
     def _cpu_seconds(self, descendants):
         """CPU seconds of this process, its ended children, and its live descendants."""
@@ -219,6 +233,13 @@ class _HostReader(object):
             except OSError:  # the thread or process ended meanwhile
                 pass
         return kids
+
+
+def _system_percent(before, after):
+    """The machine's busy share between two _system_ticks() readings, or None."""
+    if not (before and after and after[1] > before[1]):
+        return None
+    return round(100.0 * (after[0] - before[0]) / (after[1] - before[1]), 1)
 
 
 def _system_ticks():

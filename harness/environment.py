@@ -27,8 +27,19 @@ def normalize(dist_name):
     return re.sub(r"[-_.]+", "-", dist_name).lower()
 
 
+_DISTRIBUTIONS = []
+
+
 def _distributions():
-    """(name, version, top-level modules) of every installed distribution."""
+    """(name, version, top-level modules) of every installed distribution, read once: a
+    package's file list is read where it names no top-level modules, and that takes a
+    second over a large environment."""
+    if not _DISTRIBUTIONS:
+        _DISTRIBUTIONS.extend(_read_distributions())
+    return _DISTRIBUTIONS
+
+
+def _read_distributions():
     try:
         import importlib.metadata as metadata  # novermin (3.8+; the 3.6 images use pkg_resources)
     except ImportError:
@@ -151,6 +162,16 @@ def instance_label(gpus_used, gpus):
     if gpus_used and gpus:
         label += " + %dx %s" % (gpus_used, gpus[0]["name"])
     return label
+
+
+# The frameworks a run may load; a run should load its own only.
+FRAMEWORK_MODULES = ("tensorflow", "jax", "torch", "mxnet", "theano", "cntk")
+
+
+def frameworks_loaded():
+    """The frameworks this process has imported so far: a JAX run that loaded TensorFlow
+    too paid seconds of start-up for it, and carries its memory in its RSS."""
+    return [name for name in FRAMEWORK_MODULES if name in sys.modules]
 
 
 def env_vars():

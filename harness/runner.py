@@ -57,6 +57,7 @@ def run(spec, command):
                            "traceback": traceback.format_exc()}
     finally:
         record["environment"]["env_vars"] = environment.env_vars()  # as the adapter left them
+        record["environment"]["frameworks_loaded"] = environment.frameworks_loaded()
         if adapter is not None:
             record["environment"].update(_safely(adapter.describe))
     record["finished_at"] = schema.now()

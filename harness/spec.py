@@ -40,6 +40,8 @@ WORKLOADS = {
     "lstm": Workload(("synthetic", "nietzsche", "wikitext2"), 128, 25, "sequences",
                      "character LSTM 128 over 40 characters, RMSprop"),
 }
+# The workloads with convolutions: the ones whose image layout (--data-format) matters.
+CONV_WORKLOADS = ("cnn", "resnet", "resnet50", "vgg16")
 DATASETS = ("synthetic", "mnist", "cifar10", "imagenet", "nietzsche", "wikitext2")
 # Data sets too large to hold in memory: they are read batch by batch.
 STREAMING_DATASETS = ("imagenet",)

@@ -63,6 +63,8 @@ def test_each_workload_trains_on_each_backend(tmp_path, backend, model):
                                       "jax": ("jax",), "torch": ("torch",)}[backend]
     assert env["backend_version"] and env["packages"]["keras"] == env["keras_version"]
     assert env["env_vars"]["KERAS_BACKEND"] == backend
+    # Seeded without Keras's set_random_seed, which imports TensorFlow on every backend
+    assert ("tensorflow" in env["frameworks_loaded"]) == (backend == "tensorflow")
     assert record["command"][:4] == ["python", "-m", "harness", model]
 
 
@@ -81,10 +83,39 @@ def test_each_method_trains_and_predicts(tmp_path, backend, method, inference):
         assert record["metrics"]["loss"] > 0
 
 
-@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
-def test_both_data_formats_run(tmp_path, backend, data_format):
-    record = tiny_run(tmp_path, "resnet", backend, "--version", 2, "--data-format", data_format)
-    assert record["config"]["data_format"] == data_format
+# TensorFlow turns oneDNN on by default only on CPUs with these (tensorflow/core/util/util.cc).
+ONEDNN_CPU_FLAGS = {"avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16"}
+
+
+def tensorflow_runs_nchw_here(env):
+    """What this CPU calls for, read from the CPU itself rather than from TensorFlow."""
+    forced = env.get("TF_ENABLE_ONEDNN_OPTS", os.environ.get("TF_ENABLE_ONEDNN_OPTS"))
+    if forced in ("0", "1"):
+        return forced == "1"
+    with open("/proc/cpuinfo") as f:
+        flags = set(next(line for line in f if line.startswith("flags")).split(":")[1].split())
+    return bool(flags & ONEDNN_CPU_FLAGS)
+
+
+@pytest.mark.parametrize("data_format, env", [
+    ("channels_first", {}), ("channels_last", {}),
+    ("channels_first", {"TF_ENABLE_ONEDNN_OPTS": "0"})])  # the AMD case, on any CPU
+def test_both_data_formats_run(tmp_path, backend, data_format, env):
+    if env and backend != "tensorflow":
+        pytest.skip("oneDNN is TensorFlow's")
+    out = tmp_path / "out"
+    proc = harness("resnet", "--backend", backend, "--version", 2, "--data-format", data_format,
+                   "--out", out, *TINY, env=env)
+    record = only_result(out, proc)
+    assert proc.returncode == 0 and record["config"]["data_format"] == data_format
+    if backend == "tensorflow" and data_format == "channels_first" \
+            and not tensorflow_runs_nchw_here(env):
+        # decided before training, and a skip, not an error
+        assert record["status"] == "skipped" and record["metrics"] is None, record["error"]
+        assert "need oneDNN" in record["error"]["message"]
+        assert record["environment"]["onednn"] is False
+        return
+    assert record["status"] == "ok", record["error"]
     assert_counts_add_up(record)
 
 

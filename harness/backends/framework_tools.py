@@ -81,3 +81,34 @@ def peak_memory(name, framework, gpus):
     else:
         return None
     return {"peak_mb": peak / 2.0 ** 20, "source": source}
+
+
+def tensorflow_onednn(tf):
+    """Whether this TensorFlow process runs its CPU kernels through oneDNN (True/False).
+
+    TensorFlow turns oneDNN on by default only on CPUs with AVX-512 VNNI or BF16,
+    AVX-VNNI or AMX (TF_ENABLE_ONEDNN_OPTS=1 or 0 forces it); the answer is
+    TensorFlow's own, the check Intel's scripts use. None where this build has no
+    such query.
+    """
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:
+        return None
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def tensorflow_cpu_layout_problem(tf, gpus, data_format):
+    """Why TensorFlow cannot run convolutions in `data_format` here, or None.
+
+    Without oneDNN, TensorFlow's CPU convolution and pooling kernels take NHWC
+    only: an NCHW (channels_first) step fails inside the graph
+    (Conv2DBackpropFilter, MaxPool). Known before training, so the run is a
+    skipped result, not an error.
+    """
+    if gpus or data_format != "channels_first" or tensorflow_onednn(tf) is not False:
+        return None
+    return ("TensorFlow %s's CPU convolutions and pooling in channels_first (NCHW) need "
+            "oneDNN, which is off in this process (TensorFlow turns it on by default only on "
+            "CPUs with AVX-512 VNNI/BF16, AVX-VNNI or AMX; TF_ENABLE_ONEDNN_OPTS=1 forces it on)"
+            % tf.__version__)

@@ -5,13 +5,16 @@ first, then Keras and the framework are imported.
 """
 import importlib
 import os
+import random
+
+import numpy as np
 
 from harness import models
 from harness.backends import framework_tools
 from harness.backends.common import (SingleProcessAdapter, batch_sequence, check_backend,
                                      gpus_to_use, hide_gpus_for_cpu_run, timing_callback)
 from harness.environment import providing_package
-from harness.spec import UsageError
+from harness.spec import CONV_WORKLOADS, UsageError
 
 
 class Adapter(SingleProcessAdapter):
@@ -48,11 +51,23 @@ class Adapter(SingleProcessAdapter):
         self._strategy = self._ddp = None
         if self.devices > 1:
             self._data_parallel()
-        keras.utils.set_random_seed(spec.seed)
+        self._seed(spec.seed)
         if spec.data_format:
             keras.config.set_image_data_format(spec.data_format)
         self.data_format = keras.config.image_data_format()
         keras.config.set_dtype_policy(spec.precision)
+
+    def _seed(self, seed):
+        """Seed Python, NumPy and this backend's framework, as keras.utils.set_random_seed
+        does, but without its import of TensorFlow on every backend: that costs a JAX or
+        PyTorch run seconds of start-up and puts TensorFlow's memory in its RSS. Keras
+        draws its initializers' and dropout's seeds from Python's generator."""
+        random.seed(seed)
+        np.random.seed(seed)
+        if self.name == "tensorflow":
+            self.framework.random.set_seed(seed)
+        elif self.name == "torch":
+            self.framework.manual_seed(seed)
 
     # --- what runs where ---
 
@@ -92,6 +107,9 @@ class Adapter(SingleProcessAdapter):
         if self._ddp and spec.method == "generator":
             return ("Keras's PyTorch data-parallel recipe is a plain torch loop over arrays; "
                     "use --method fit or train_on_batch")
+        if self.name == "tensorflow" and spec.model in CONV_WORKLOADS:
+            return framework_tools.tensorflow_cpu_layout_problem(self.framework, self.gpus,
+                                                                 self.data_format)
         return None
 
     def scope(self):
@@ -135,6 +153,7 @@ class Adapter(SingleProcessAdapter):
             build = self.framework.sysconfig.get_build_info()
             info["cuda"], info["cudnn"] = build.get("cuda_version"), build.get("cudnn_version")
             info["devices"] = [d.name for d in self.framework.config.list_logical_devices()]
+            info["onednn"] = framework_tools.tensorflow_onednn(self.framework)
         elif self.name == "jax":
             import jaxlib
             info["jaxlib_version"] = jaxlib.__version__

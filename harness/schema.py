@@ -95,7 +95,9 @@ def write(record, out_dir):
     """Write `record` into `out_dir` atomically and return its path.
 
     The file appears whole or not at all (temporary file, then a rename), and an
-    existing file is never replaced.
+    existing file is never replaced. It is readable as the umask allows (0644
+    under the usual 022), not private as mkstemp makes it: a shared results
+    folder, or one a container wrote, is read by others.
     """
     record = _finite(record)
     validate(record)
@@ -103,6 +105,7 @@ def write(record, out_dir):
     path = os.path.join(out_dir, file_name(record))
     fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=".json", dir=out_dir)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w") as f:
             json.dump(record, f, indent=1, sort_keys=True, allow_nan=False)
             f.write("\n")
@@ -113,6 +116,13 @@ def write(record, out_dir):
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def _umask():
+    """The process's umask (reading it means setting it: set it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _finite(value):

@@ -144,6 +144,17 @@ def git_commit():
     return commit + ("-dirty" if dirty else "")
 
 
+def git_commit_unknown():
+    """Why git_commit() found none: an image built without BENCH_GIT_COMMIT (its
+    harness is a copy, with no .git beside it), or a checkout git cannot read."""
+    if "BENCH_GIT_COMMIT" in os.environ and not os.path.exists(os.path.join(REPO_ROOT, ".git")):
+        return ("image built without BENCH_GIT_COMMIT "
+                "(build with BENCH_GIT_COMMIT=$(git rev-parse HEAD), README.md)")
+    if not os.path.exists(os.path.join(REPO_ROOT, ".git")):
+        return "the harness at %s is no git checkout" % REPO_ROOT
+    return "git could not read the checkout at %s (is git installed?)" % REPO_ROOT
+
+
 def instance_label(gpus_used, gpus):
     """A name for the machine, for the tables' "Instance Type" column.
 
@@ -182,7 +193,8 @@ def env_vars():
 def describe():
     """Everything about the host a result needs, without any framework."""
     gpus = nvidia_gpus()
-    return {
+    commit = git_commit()
+    described = {
         "python": platform.python_version(),
         "python_executable": sys.executable,
         "platform": platform.platform(),
@@ -193,7 +205,10 @@ def describe():
         "gpus": gpus,
         "image": os.environ.get("BENCH_IMAGE"),
         "in_container": os.path.exists("/.dockerenv") or os.path.exists("/run/.containerenv"),
-        "git_commit": git_commit(),
+        "git_commit": commit,
         "env_vars": env_vars(),
         "packages": packages(),
     }
+    if commit is None:
+        described["git_commit_unknown"] = git_commit_unknown()
+    return described

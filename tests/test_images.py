@@ -1,13 +1,18 @@
-"""The images and compose.yaml, checked where there is no Docker engine (CI has none).
+"""The images and compose.yaml, checked from the files, for every image.
 
-What an engine would catch first is checked from the files: the Dockerfiles
-(hadolint), compose.yaml (docker-compose 1.29's own validation, then what each
-service must have), every image's pinned requirements (resolved by pip for the
-image's Python and platform, then checked to be a closed, consistent set), and
-the images' own logic: the entrypoint runs here with the environment a
-Dockerfile sets, on the Keras 3 CPU requirements the .venv is built from.
-The tools come from .venv-tools (requirements/tools.txt; `make test` builds it).
+tests/test_containers.py builds and runs the CPU images on a real engine;
+what no engine here can build (the Python 3.6 and CUDA images: their bases and
+NVIDIA's repositories are out of reach) is checked only here: the Dockerfiles
+(hadolint, and how they take their base image, wheelhouse and CA secret),
+compose.yaml (docker-compose 1.29's own validation, then what each service
+must have), every image's pinned requirements (resolved by pip for the image's
+Python and platform, then checked to be a closed, consistent set, and one
+framework per Keras 3 CPU image, pinned as in the native .venv), and the
+images' own logic: the entrypoint runs here with the environment a Dockerfile
+sets. The tools come from .venv-tools (requirements/tools.txt; `make test`
+builds it).
 """
+import glob
 import importlib.util
 import json
 import os
@@ -26,8 +31,11 @@ from conftest import REPO, only_result
 
 TOOLS = os.path.join(REPO, ".venv-tools", "bin")
 ENTRYPOINT = os.path.join(REPO, "docker", "entrypoint.py")
-DOCKERFILES = sorted(os.path.join(REPO, "images", d, "Dockerfile")
-                     for d in os.listdir(os.path.join(REPO, "images")))
+DOCKERFILES = sorted(glob.glob(os.path.join(REPO, "images", "*", "Dockerfile")))
+KERAS3_CPU = ["jax-cpu", "tensorflow-cpu", "torch-cpu"]
+# The packages that make each Keras 3 CPU image's framework; no image holds another's.
+FRAMEWORK_PACKAGES = {"jax-cpu": {"jax", "jaxlib"}, "tensorflow-cpu": {"tensorflow-cpu"},
+                      "torch-cpu": {"torch"}}
 # The glibc of each Debian release the images start from: the newest manylinux
 # tag its Python can install.
 GLIBC = {"bullseye": 31, "bookworm": 36}
@@ -93,13 +101,22 @@ def dockerfile_env(path, args):
     return env
 
 
-def python_target(path):
-    """(Python version, glibc minor) of the official Python image a Dockerfile builds on."""
+def arg_default(path, name):
+    """The default a Dockerfile gives its build argument `name`, or None."""
     for line in dockerfile_lines(path):
-        match = re.match(r"FROM python:(\d+\.\d+)\.\d+-slim-(\w+)", line)
+        match = re.match(r"ARG %s=(\S+)$" % name, line)
         if match:
-            return match.group(1), GLIBC[match.group(2)]
-    raise AssertionError("%s starts from no official Python image" % path)
+            return match.group(1)
+    return None
+
+
+def python_target(path, args):
+    """(Python version, glibc minor) of the official Python image an image builds on:
+    the service's BASE_IMAGE, else the Dockerfile's default."""
+    base = args.get("BASE_IMAGE") or arg_default(path, "BASE_IMAGE")
+    match = re.match(r"python:(\d+\.\d+)\.\d+-slim-(\w+)$", base or "")
+    assert match, "%s builds on %s, not an official Python image" % (path, base)
+    return match.group(1), GLIBC[match.group(2)]
 
 
 def pins(path):
@@ -151,15 +168,14 @@ def closure_problems(report, pinned, python_version, other_index):
 
 
 def images():
-    """(requirements file, Dockerfile, whether it takes builds from another index) per image."""
+    """(requirements file, Dockerfile, its build args) per image."""
     seen = {}
     for service in SERVICES.values():
         build = service["build"]
         args = build.get("args", {})
-        seen[args["REQUIREMENTS"]] = (os.path.join(build["context"], build["dockerfile"]),
-                                      bool(args.get("PIP_EXTRA_INDEX_URL")))
-    return [pytest.param(req, dockerfile, other, id=req)
-            for req, (dockerfile, other) in sorted(seen.items())]
+        seen[args["REQUIREMENTS"]] = (os.path.join(build["context"], build["dockerfile"]), args)
+    return [pytest.param(req, dockerfile, args, id=req)
+            for req, (dockerfile, args) in sorted(seen.items())]
 
 
 # --- the Dockerfiles ---
@@ -172,6 +188,50 @@ def test_dockerfile_passes_hadolint(dockerfile):
         for line in f:
             if "hadolint ignore=" in line:
                 assert re.search(r"ignore=[\w,]+ # \S", line), "an ignored rule needs its reason: " + line
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: os.path.relpath(p, REPO))
+def test_dockerfile_takes_its_base_wheelhouse_and_ca_from_the_build(dockerfile):
+    """Buildable anywhere: the base image is a build argument (default: the official
+    image), and pip installs from the index, a mounted wheelhouse or through the
+    pip-ca secret, which is a mount and never an ARG, ENV or COPY that a layer keeps."""
+    lines = dockerfile_lines(dockerfile)
+    froms = [line.split()[1] for line in lines if line.upper().startswith("FROM ")]
+    assert froms[-1] == "${BASE_IMAGE}"
+    assert re.match(r"python:\d+\.\d+\.\d+-slim-\w+$", arg_default(dockerfile, "BASE_IMAGE"))
+    assert all(f.startswith("${") or f == "scratch" for f in froms), "a base image fixed in the file"
+    assert os.path.isdir(os.path.join(REPO, arg_default(dockerfile, "WHEELHOUSE")))
+    installs = [line for line in lines if "pip install" in line]
+    assert installs and all("--mount=type=bind,from=wheelhouse,target=/wheels" in line
+                            and "--mount=type=secret,id=pip-ca" in line
+                            and "--find-links /wheels" in line for line in installs)
+    for line in lines:
+        keyword = line.split()[0].upper()
+        assert not (keyword in ("ARG", "ENV", "COPY", "ADD") and re.search(r"PIP_CERT|\.crt|\.pem", line)), line
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: os.path.relpath(p, REPO))
+def test_dockerfile_has_no_stage_its_image_does_not_use(dockerfile):
+    """BuildKit builds only the stages the last one needs, the legacy builder all of
+    them: so every stage is one the image uses, and the native libraries of one
+    backend (Theano's g++, CNTK's OpenMPI) are a choice in one step, not stages."""
+    lines = dockerfile_lines(dockerfile)
+    stages = [line.split()[3] for line in lines
+              if line.upper().startswith("FROM ") and len(line.split()) == 4]
+    text = "\n".join(lines)
+    for stage in stages:
+        assert re.search(r"[-,]from=%s\b|^FROM %s\b" % (stage, stage), text, re.M), "stage %s unused" % stage
+
+
+def test_keras3_cpu_images_hold_one_framework_pinned_as_in_the_native_venv():
+    native = pins(os.path.join(REPO, "requirements", "keras3-cpu.txt"))
+    for name in KERAS3_CPU:
+        image = pins(os.path.join(REPO, "images", "keras3", name + ".txt"))
+        assert {n: str(r.specifier) for n, r in image.items() if n in native} == \
+            {n: str(native[n].specifier) for n in image if n in native}, name
+        others = set().union(*FRAMEWORK_PACKAGES.values()) - FRAMEWORK_PACKAGES[name]
+        assert FRAMEWORK_PACKAGES[name] <= set(image) and not others & set(image), name
+        assert SERVICES[name]["build"]["args"]["REQUIREMENTS"] == "images/keras3/%s.txt" % name
 
 
 # --- compose.yaml ---
@@ -195,9 +255,11 @@ def test_service_builds_an_image_folder_and_mounts_results_and_data(name):
     assert os.path.isfile(os.path.join(REPO, args["REQUIREMENTS"]))
     with open(os.path.join(REPO, ".dockerignore")) as f:
         in_context = {line[1:].strip().strip("/") for line in f if line.startswith("!")}
-    copied = [line.split()[1].replace("${REQUIREMENTS}", args["REQUIREMENTS"])
+    filled = dict(args, WHEELHOUSE=arg_default(dockerfile, "WHEELHOUSE"))
+    copied = [re.sub(r"\$\{(\w+)\}", lambda m: filled[m.group(1)], line.split()[1])
               for line in dockerfile_lines(dockerfile)
               if line.upper().startswith("COPY ") and "--from" not in line]
+    assert all(os.path.exists(os.path.join(REPO, path)) for path in copied), copied
     assert {path.split("/")[0] for path in copied} <= in_context, ".dockerignore leaves them out"
     declared = {line.split()[1].split("=")[0] for line in dockerfile_lines(dockerfile)
                 if line.upper().startswith("ARG ")}
@@ -224,14 +286,14 @@ def test_gpu_services_and_only_they_reserve_gpus(name):
 
 # --- the requirements ---
 
-@pytest.mark.parametrize("requirements,dockerfile,other_index", images())
-def test_requirements_resolve_for_the_image(requirements, dockerfile, other_index, tmp_path):
+@pytest.mark.parametrize("requirements,dockerfile,args", images())
+def test_requirements_resolve_for_the_image(requirements, dockerfile, args, tmp_path):
     """Every pin exists on PyPI for the image's Python and platform, and the pins are closed.
 
     The few pure-Python sources among the pins (html5lib, termcolor, gast, Theano)
     give their metadata through this machine's Python; the wheels are taken as built.
     """
-    python_version, glibc = python_target(dockerfile)
+    python_version, glibc = python_target(dockerfile, args)
     platforms = ["manylinux_2_%d_x86_64" % m for m in range(5, glibc + 1)]
     platforms += ["manylinux1_x86_64", "manylinux2010_x86_64", "manylinux2014_x86_64", "linux_x86_64"]
     report = tmp_path / "report.json"
@@ -248,12 +310,13 @@ def test_requirements_resolve_for_the_image(requirements, dockerfile, other_inde
         resolved = json.load(f)
     pinned = pins(os.path.join(REPO, requirements))
     assert {canonicalize_name(i["metadata"]["name"]) for i in resolved["install"]} == set(pinned)
-    other = OTHER_INDEX_BUILDS if other_index else set()
+    other = OTHER_INDEX_BUILDS if args.get("PIP_EXTRA_INDEX_URL") else set()
     assert closure_problems(resolved, pinned, python_version, other) == []
 
 
-def test_the_native_venv_is_the_keras3_cpu_image():
-    """.venv, which the tests run on, holds exactly the CPU image's pins."""
+def test_the_native_venv_holds_its_pins():
+    """.venv, which the tests run on, holds requirements/keras3-cpu.txt's pins, which the
+    Keras 3 CPU images share (test_keras3_cpu_images_hold_one_framework_...)."""
     from importlib import metadata
     for name, req in pins(os.path.join(REPO, "requirements", "keras3-cpu.txt")).items():
         assert req.specifier.contains(metadata.version(name), prereleases=True), name

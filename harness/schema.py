@@ -7,7 +7,6 @@ import datetime
 import json
 import math
 import os
-import tempfile
 import uuid
 
 SCHEMA_VERSION = 2  # 2: devices, global batch, phases, telemetry, memory
@@ -95,13 +94,16 @@ def write(record, out_dir):
     """Write `record` into `out_dir` atomically and return its path.
 
     The file appears whole or not at all (temporary file, then a rename), and an
-    existing file is never replaced.
+    existing file is never replaced. It is readable as the umask allows (0644
+    under the usual 022: a shared results folder is read by others), not
+    mkstemp's 0600.
     """
     record = _finite(record)
     validate(record)
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, file_name(record))
-    fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=".json", dir=out_dir)
+    tmp = os.path.join(out_dir, ".partial-%s.json" % uuid.uuid4().hex)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(record, f, indent=1, sort_keys=True, allow_nan=False)

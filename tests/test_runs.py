@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import INSTALLED_BACKENDS, REPO, harness, only_result, results
+from conftest import INSTALLED_BACKENDS, REPO, SHARED_RUNS, harness, only_result, results
 from harness import schema, sweep
 
 TINY = ["--epochs", 2, "--warmup", 1, "--steps-per-epoch", 3, "--batch-size", 4]
@@ -49,9 +49,10 @@ def assert_counts_add_up(record, steps=3, batch=4, epochs=2, warmup=1):
     assert metrics["throughput"]["overall"] == pytest.approx(steps * epochs * batch / measured_seconds)
 
 
+@SHARED_RUNS
 @pytest.mark.parametrize("model", sorted(WORKLOADS))
-def test_each_workload_trains_on_each_backend(tmp_path, backend, model):
-    record = tiny_run(tmp_path, model, backend, *WORKLOADS[model])
+def test_each_workload_trains_on_each_backend(shared_run, backend, model):
+    record = shared_run(model, backend, *(TINY + WORKLOADS[model]))
     assert_counts_add_up(record)
     config, env = record["config"], record["environment"]
     assert (config["model"], config["backend"], config["gpus"]) == (model, backend, 0)
@@ -144,17 +145,13 @@ def test_mixed_precision_trains(tmp_path, backend):
     assert_counts_add_up(record)
 
 
-def test_every_backend_is_fed_the_same_bytes(tmp_path):
+@SHARED_RUNS
+def test_every_backend_is_fed_the_same_bytes(shared_run):
     """Synthetic data come from the seed alone, so backends are compared on equal inputs."""
-    prints = {}
-    for seed in (1234, 99):
-        for backend in INSTALLED_BACKENDS:
-            record = tiny_run(tmp_path / ("%s-%d" % (backend, seed)), "cnn", backend,
-                              "--inference", "--seed", seed, "--data-format", "channels_last")
-            prints[backend, seed] = record["config"]["data_fingerprint"]
-    assert len({prints[b, 1234] for b in INSTALLED_BACKENDS}) == 1
-    assert len({prints[b, 99] for b in INSTALLED_BACKENDS}) == 1
-    assert prints[INSTALLED_BACKENDS[0], 1234] != prints[INSTALLED_BACKENDS[0], 99]
+    prints = {shared_run("cnn", b, *TINY)["config"]["data_fingerprint"] for b in INSTALLED_BACKENDS}
+    assert len(prints) == 1
+    other_seed = shared_run("cnn", INSTALLED_BACKENDS[0], *(TINY + ["--seed", 99]))
+    assert other_seed["config"]["data_fingerprint"] not in prints
 
 
 def test_a_run_that_raises_writes_an_error_result(tmp_path, backend):
@@ -273,8 +270,9 @@ def test_epoch_timing_counts_steps_without_timing_each(tmp_path, backend, method
     assert metrics["throughput"]["overall"] == pytest.approx(24 / sum(e["seconds"] for e in raw[1:]))
 
 
-def test_cpu_runs_time_every_step_by_default_and_epoch_timing_is_for_training(tmp_path):
-    record = tiny_run(tmp_path, "mlp", "jax")
+@SHARED_RUNS
+def test_cpu_runs_time_every_step_by_default_and_epoch_timing_is_for_training(shared_run, tmp_path):
+    record = shared_run("mlp", "jax", *TINY)
     assert record["config"]["timing"] == "step" and record["metrics"]["step_ms"]["source"] == "steps"
     proc = harness("mlp", "--backend", "jax", "--timing", "epoch", "--inference", "--out", tmp_path)
     assert proc.returncode == 2 and "inference is timed per step" in proc.stderr

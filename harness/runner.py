@@ -2,18 +2,21 @@
 
 Every run that starts leaves exactly one result file, whatever happens: `ok`,
 `skipped` (the backend cannot run this), `error` (with the traceback) or
-`interrupted` (Ctrl-C, SIGTERM from `docker stop`). A usage error found before
-the run starts (say, more GPUs asked than visible) writes nothing.
+`interrupted` (Ctrl-C, SIGTERM from `docker stop`: the run stops at its next
+step end, or is written as it stands a few seconds later; see harness.stopping).
+A usage error found before the run starts (say, more GPUs asked than visible)
+writes nothing.
 """
 import contextlib
+import copy
 import math
 import os
-import signal
 import sys
+import threading
 import time
 import traceback
 
-from harness import backends, datasets, environment, schema, telemetry, timing
+from harness import backends, datasets, environment, schema, stopping, telemetry, timing
 from harness.spec import STREAMING_DATASETS, UsageError
 
 
@@ -26,7 +29,8 @@ def run(spec, command):
     run_id = spec.run_id or schema.new_run_id()
     record = schema.new_record(dict(spec.to_dict(), run_id=run_id), command, run_id)
     record["environment"] = environment.describe()
-    _terminate_as_interrupt()
+    write = _WriteOnce(record, spec.out)
+    stopping.install(write.as_interrupted)
     adapter = None
     try:
         started = time.perf_counter()
@@ -44,26 +48,77 @@ def run(spec, command):
         record["status"] = "ok"
     except UsageError:
         raise
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # StopRequested, or Ctrl-C where no handler was installed
         record["status"] = "interrupted"
-        record["error"] = {"type": "KeyboardInterrupt", "message": "interrupted by the user or a signal",
+        record["error"] = {"type": type(e).__name__, "message": str(e) or "interrupted by the user",
                            "traceback": traceback.format_exc()}
     except Skip as e:
         record["status"] = "skipped"
         record["error"] = {"type": "Unsupported", "message": str(e), "traceback": None}
     except BaseException as e:  # MemoryError and SystemExit too: the run still leaves its file
-        record["status"] = "error"
+        # A failure after a stop request (a data-parallel peer gone) is the stop's doing.
+        record["status"] = "interrupted" if stopping.requested() else "error"
         record["error"] = {"type": type(e).__name__, "message": str(e) or repr(e),
                            "traceback": traceback.format_exc()}
     finally:
-        record["environment"]["env_vars"] = environment.env_vars()  # as the adapter left them
-        record["environment"]["frameworks_loaded"] = environment.frameworks_loaded()
-        if adapter is not None:
-            record["environment"].update(_safely(adapter.describe))
-    record["finished_at"] = schema.now()
-    path = schema.write(record, spec.out)
+        _describe_end(record, adapter)
+    path = write()
     _report(record, path)
     return (0 if record["status"] in ("ok", "skipped") else 1), path
+
+
+def _describe_end(record, adapter):
+    """What only the run's end knows of its environment."""
+    record["environment"]["env_vars"] = environment.env_vars()  # as the adapter left them
+    record["environment"]["frameworks_loaded"] = environment.frameworks_loaded()
+    if adapter is not None:
+        record["environment"].update(_safely(adapter.describe))
+
+
+class _WriteOnce(object):
+    """Writes the run's record exactly once: at the run's end, or, when a stop request
+    finds no step end in time, from the stop's watchdog thread as it stands then."""
+
+    def __init__(self, record, out):
+        self._record, self._out = record, out
+        self._lock = threading.Lock()
+        self.path = None
+
+    def __call__(self):
+        """The run's end: write the record, unless the watchdog has; returns the path."""
+        self._write(self._record)
+        return self.path
+
+    def as_interrupted(self):
+        """The watchdog's write: interrupted, no metrics, and what the main thread was
+        doing. False when the run's own end has written the record already."""
+        frame = sys._current_frames().get(threading.main_thread().ident)
+        record = self._record
+        for _ in range(3):  # the main thread may be changing the record meanwhile
+            try:
+                record = copy.deepcopy(self._record)
+                break
+            except RuntimeError:
+                time.sleep(0.05)
+        record.update(status="interrupted", metrics=None, samples=None, error={
+            "type": "StopRequested",
+            "message": "stopped by signal %d; no step ended within %g s of it"
+                       % (stopping.requested(), stopping.grace_s()),
+            "traceback": "".join(traceback.format_stack(frame)) if frame else None})
+        record["environment"]["env_vars"] = environment.env_vars()
+        record["environment"]["frameworks_loaded"] = environment.frameworks_loaded()
+        if not self._write(record):
+            return False
+        _report(record, self.path)
+        return True
+
+    def _write(self, record):
+        with self._lock:
+            if self.path is not None:
+                return False
+            record["finished_at"] = schema.now()
+            self.path = schema.write(record, self._out)
+            return True
 
 
 def _resolve(record, spec, adapter):
@@ -259,11 +314,3 @@ def _safely(describe):
         return describe()
     except Exception as e:  # a broken framework must not cost the result file
         return {"describe_error": repr(e)}
-
-
-def _terminate_as_interrupt():
-    """Let SIGTERM (`docker stop`, a sweep's timeout) end the run like Ctrl-C: with a file."""
-    def handler(signum, frame):
-        raise KeyboardInterrupt("signal %d" % signum)
-    if hasattr(signal, "SIGTERM"):
-        signal.signal(signal.SIGTERM, handler)

@@ -7,7 +7,6 @@ import datetime
 import json
 import math
 import os
-import tempfile
 import uuid
 
 SCHEMA_VERSION = 2  # 2: devices, global batch, phases, telemetry, memory
@@ -96,16 +95,16 @@ def write(record, out_dir):
 
     The file appears whole or not at all (temporary file, then a rename), and an
     existing file is never replaced. It is readable as the umask allows (0644
-    under the usual 022), not private as mkstemp makes it: a shared results
-    folder, or one a container wrote, is read by others.
+    under the usual 022: a shared results folder is read by others), not
+    mkstemp's 0600.
     """
     record = _finite(record)
     validate(record)
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, file_name(record))
-    fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=".json", dir=out_dir)
+    tmp = os.path.join(out_dir, ".partial-%s.json" % uuid.uuid4().hex)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w") as f:
             json.dump(record, f, indent=1, sort_keys=True, allow_nan=False)
             f.write("\n")
@@ -116,13 +115,6 @@ def write(record, out_dir):
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
-
-
-def _umask():
-    """The process's umask (reading it means setting it: set it straight back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _finite(value):

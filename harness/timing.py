@@ -8,6 +8,8 @@ import math
 import time
 from collections import namedtuple
 
+from harness import stopping
+
 # Keras's fit() needs an epoch count up front; with minimums to meet it is given
 # this many and stopped by the callback once the plan is done.
 UNBOUNDED_EPOCHS = 10 ** 6
@@ -48,6 +50,9 @@ class Recorder:
     framework on a GPU) queues the next step while this one runs, as in a
     plain training loop; the epoch's end waits for all of it. Its steps are
     counted, not timed (`step_seconds` stays empty).
+
+    Every step end and epoch boundary is where a stop request (SIGTERM, Ctrl-C)
+    ends the run: `stopping.check` raises there.
     """
 
     def __init__(self, sync, plan, clock=time.perf_counter, progress=None, agree=None,
@@ -65,6 +70,7 @@ class Recorder:
         self.epochs = []
 
     def begin_epoch(self):
+        stopping.check()
         self._sync(None)
         self._epoch_start = self._last = self._clock()
         self.epochs.append({"seconds": None, "steps": 0, "samples": 0,
@@ -78,12 +84,14 @@ class Recorder:
         epoch["samples"] += int(samples)
         if not self.per_step:
             self._outputs = outputs
+            stopping.check()
             return
         self._sync(outputs)
         t = self._clock()
         epoch["step_seconds"].append(t - self._last)
         epoch["step_samples"].append(int(samples))
         self._last = t
+        stopping.check()
 
     def end_epoch(self):
         self._sync(self._outputs)
@@ -92,6 +100,7 @@ class Recorder:
         epoch["seconds"] = self._clock() - self._epoch_start
         if self._progress:
             self._progress(len(self.epochs), epoch)
+        stopping.check()
 
     def done(self):
         """Whether the measurement plan is complete: stop training or predicting.

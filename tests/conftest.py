@@ -40,3 +40,25 @@ def only_result(out, proc):
 @pytest.fixture(params=INSTALLED_BACKENDS)
 def backend(request):
     return request.param
+
+
+# Tests that read different fields of one configuration's result share its run: mark
+# them with this group, so that pytest-xdist gives them one worker and one cache.
+SHARED_RUNS = pytest.mark.xdist_group("shared-runs")
+
+
+@pytest.fixture(scope="session")
+def shared_run(tmp_path_factory):
+    """`shared_run(MODEL, BACKEND, *options)`: that run's record, run once per worker."""
+    cache = {}
+
+    def run(model, backend, *options):
+        key = (model, backend) + tuple(str(o) for o in options)
+        if key not in cache:
+            out = tmp_path_factory.mktemp("shared-run")
+            proc = harness(model, "--backend", backend, "--out", out, *options)
+            record = only_result(out, proc)
+            assert record["status"] == "ok" and proc.returncode == 0, record["error"]
+            cache[key] = record
+        return cache[key]
+    return run

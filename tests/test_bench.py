@@ -60,3 +60,11 @@ def test_stability_repeats_the_run(tmp_path):
     assert figures["repeats"] == 2 and len(figures["samples_per_s"]) == 2
     assert all(speed > 0 for speed in figures["samples_per_s"])
     assert figures["coefficient_of_variation"] >= 0 and figures["repeat_group"]
+
+
+def test_startup_times_the_shortest_run_and_help(tmp_path):
+    figures = run_bench(tmp_path, "startup")
+    assert figures["repeats"] == 1 and figures["seconds"][0] > figures["import_s"] > 0
+    assert BACKEND in figures["frameworks_loaded"]
+    document = json.loads((tmp_path / "startup.json").read_text())
+    assert 0 < document["figures"]["help"]["median_s"] < figures["median_s"]

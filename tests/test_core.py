@@ -3,7 +3,9 @@ import json
 import os
 import shutil
 import subprocess
+import signal
 import sys
+import time
 
 import pytest
 
@@ -235,3 +237,48 @@ def test_harness_holds_the_python_36_floor():
     proc = subprocess.run([vermin, "--no-tips", "--violations", "-t=3.6-", "harness"], cwd=REPO,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
     assert proc.returncode == 0, proc.stdout
+
+
+STUCK_RUN = """import sys, time
+sys.path.insert(0, %r)
+from harness import runner, schema, stopping
+record = schema.new_record({"model": "mlp", "backend": "jax"}, ["python", "-m", "harness"], "stuck")
+record["environment"] = {}
+stopping.install(runner._WriteOnce(record, sys.argv[1]).as_interrupted, grace_s=0.5)
+print("ready", flush=True)
+time.sleep(60)  # a step that does not end: a long compile, say
+"""
+
+
+def test_a_stop_that_reaches_no_step_end_is_written_by_the_watchdog(tmp_path):
+    """docker stop kills after 10 s: the record is written within the grace, as it stands."""
+    script = tmp_path / "stuck.py"
+    script.write_text(STUCK_RUN % REPO)
+    out = tmp_path / "out"
+    child = subprocess.Popen([sys.executable, str(script), str(out)], stdout=subprocess.PIPE,
+                             universal_newlines=True)
+    assert child.stdout.readline() == "ready\n"
+    started = time.time()
+    child.send_signal(signal.SIGTERM)
+    child.wait(timeout=30)
+    assert child.returncode == 1 and time.time() - started < 5
+    record, = [schema.read(str(p)) for p in out.glob("*.json")]
+    assert record["status"] == "interrupted" and record["error"]["type"] == "StopRequested"
+    assert "no step ended within 0.5 s" in record["error"]["message"]
+    assert "signal %d" % signal.SIGTERM in record["error"]["message"]
+    assert "time.sleep(60)" in record["error"]["traceback"]  # where the run was stuck
+
+
+def test_a_second_signal_stops_at_once():
+    code = ("import sys, time\nsys.path.insert(0, %r)\nfrom harness import stopping\n"
+            "stopping.install(lambda: True, grace_s=60)\nprint('ready', flush=True)\n"
+            "time.sleep(60)\n" % REPO)
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, universal_newlines=True)
+    assert child.stdout.readline() == "ready\n"
+    child.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    assert child.poll() is None  # the first only asks
+    child.send_signal(signal.SIGINT)
+    _, stderr = child.communicate(timeout=30)
+    assert child.returncode != 0 and "StopRequested: stopped by signal 2 (twice)" in stderr

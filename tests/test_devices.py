@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from conftest import harness, only_result
+from conftest import SHARED_RUNS, harness, only_result
 from test_runs import TINY, assert_counts_add_up
 
 PARALLEL = {
@@ -79,8 +79,9 @@ def test_device_usage_errors_leave_no_file(tmp_path, args, message):
     assert not out.exists() or not os.listdir(str(out))
 
 
-def test_phases_account_for_the_run(tmp_path, backend):
-    record, _ = run_ok(tmp_path, "cnn", "--backend", backend, *TINY)
+@SHARED_RUNS
+def test_phases_account_for_the_run(shared_run, backend):
+    record = shared_run("cnn", backend, *TINY)
     phases, metrics = record["metrics"]["phases"], record["metrics"]
     for name in ("import_s", "data_s", "build_s", "compile_s", "first_epoch_s", "warmup_s",
                  "steady_s", "evaluate_s"):

@@ -14,7 +14,7 @@ from conftest import REPO, harness, only_result
 from harness import backends
 from harness.backends import keras2, legacy
 from harness.models import Recipe
-from test_runs import TINY, assert_counts_add_up
+from test_runs import TINY, assert_counts_add_up, assert_stopped_at_a_step_end
 
 # environment -> (its folder, the backend it runs, the distribution that provides `keras`)
 ENVS = {
@@ -337,3 +337,9 @@ def test_mxnet_profile_writes_its_trace(tmp_path):
 def test_keras2_records_what_it_cannot_do_as_skipped(tmp_path, extra, reason):
     record = run_in("theano", tmp_path, "mlp", *extra, status="skipped")
     assert reason in record["error"]["message"]
+
+
+@pytest.mark.parametrize("env", ["mxnet", "theano"])
+@pytest.mark.parametrize("mode", [[], ["--timing", "epoch"]], ids=["step", "epoch"])
+def test_sigterm_stops_keras_2_at_a_step_end(tmp_path, env, mode):
+    assert_stopped_at_a_step_end(tmp_path / "out", ENVS[env][1], *mode, python=python_of(env))

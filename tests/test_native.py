@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, harness, only_result
+from test_runs import assert_stopped_at_a_step_end
 from harness import backends
 from harness.spec import NATIVE_BACKENDS
 
@@ -125,3 +126,8 @@ def test_native_networks_are_the_keras_models(backend, keras_probe):
         assert ours["evaluated_loss"] == pytest.approx(ours["predicted_loss"], rel=1e-4), model
         # Keras's initializers make the untrained networks about as wrong as Keras's.
         assert ours["first_step_loss"] == pytest.approx(keras["first_step_loss"], abs=0.3), model
+
+
+@pytest.mark.parametrize("backend", INSTALLED)
+def test_sigterm_stops_a_native_run_at_a_step_end(tmp_path, backend):
+    assert_stopped_at_a_step_end(tmp_path / "out", backend)

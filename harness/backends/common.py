@@ -5,6 +5,7 @@ module as an argument and imports no framework itself.
 import contextlib
 import os
 
+from harness import stopping
 from harness.spec import UsageError
 
 
@@ -67,9 +68,14 @@ def timing_callback(keras, recorder, step_samples, steps):
     logs into Python numbers, so every step ends with its results on the host
     (Keras 2's logs are host numbers already). When the recorder times epochs
     only, training gets no batch hooks, so Keras 3 may queue steps ahead; the
-    epoch's end reports all its steps at once.
+    epoch's end reports all its steps at once; a stop request is then checked at each
+    step's start, which reads nothing from the device (Keras 3's on_train_batch_begin
+    calls on_batch_begin, as Keras 2's loop does).
     """
     class EpochTiming(keras.callbacks.Callback):
+        def on_batch_begin(self, batch, logs=None):
+            stopping.check()
+
         def on_epoch_begin(self, epoch, logs=None):
             recorder.begin_epoch()
 

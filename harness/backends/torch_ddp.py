@@ -164,6 +164,7 @@ class Trainer:
             timing.on_epoch_begin(epoch)
             logs = []
             for step in range(len(x) // batch_size):
+                timing.on_train_batch_begin(step)
                 rows = slice(step * batch_size, (step + 1) * batch_size)
                 logs.append(self.train_on_batch(x[rows], y[rows]))
                 timing.on_train_batch_end(step, logs[-1])

@@ -226,11 +226,7 @@ def test_the_ca_secret_stays_out_of_the_image(engine, image):
     assert proc.stdout.split() == ["0"], proc.stdout
 
 
-@pytest.mark.parametrize("service", [
-    # Not strict: about one stop in two still reaches JAX's handler in time.
-    pytest.param("jax-cpu", marks=pytest.mark.xfail(
-        strict=False, reason="issue 11 item 3: JAX swallows KeyboardInterrupt")),
-    "tensorflow-cpu", "torch-cpu"])
+@pytest.mark.parametrize("service", ["jax-cpu", "tensorflow-cpu", "torch-cpu"])
 def test_docker_stop_leaves_an_interrupted_result(service, engine, image, folders):
     """`docker stop` (SIGTERM, then SIGKILL after its default 10 s) during training."""
     image(service)
@@ -261,4 +257,5 @@ def test_docker_stop_leaves_an_interrupted_result(service, engine, image, folder
             run.wait()
     record = only_result(results, subprocess.CompletedProcess([], run.returncode, "", output))
     assert record["status"] == "interrupted", (stopped, output[-2000:])
+    assert record["error"]["message"] == "stopped by signal 15"  # at a step end, not the watchdog
     assert stopped < 10, "the run outlived docker stop's grace and was killed"

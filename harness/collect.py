@@ -12,13 +12,19 @@ framework is imported, so it runs on any host that has `tabulate` (and
 runs on different device counts are different rows. Profiled runs are kept out
 of every speed (the profiler slows them) and shown only in the phase breakdown
 (--phases).
-Failed, skipped and interrupted runs are listed apart and never enter a speed;
-files that cannot be read are named on stderr and skipped.
+Failed, skipped and interrupted runs are listed apart and never enter a speed.
+
+One bad file must not cost the table of all the good ones: every field the
+output reads is checked once, as a record is read (FIELDS, `checked`), so the
+rendering code can trust what it gets. A file that cannot be read, or whose
+required field is wrong, is named on stderr with the field and skipped; a wrong
+optional field is named and emptied, and the rest of its record is shown.
 """
 import argparse
 import csv
 import io
 import json
+import math
 import os
 import statistics
 import sys
@@ -96,6 +102,70 @@ EXPORT_FIELDS = (
     "error", "run_ids", "repeat_speeds",
 )
 ERROR_TEXT_LIMIT = 200
+# No figure of a run comes near this; a larger one (or 1e400, read as infinity) is
+# not a measurement, and would overflow the statistics or a chart's axis.
+NUMBER_LIMIT = 1e15
+
+
+def _string(value):
+    return None if isinstance(value, str) else "a string"
+
+
+def _bool(value):
+    return None if isinstance(value, bool) else "true or false"
+
+
+def _whole(lowest):
+    """Whole numbers from `lowest` up (GPUs may be 0, devices and batches not)."""
+    def check(value):
+        good = isinstance(value, int) and not isinstance(value, bool) \
+            and lowest <= value <= NUMBER_LIMIT
+        return None if good else "an integer of at least %d" % lowest
+    return check
+
+
+def _real(lowest, above=False):
+    """Finite numbers from `lowest` (strictly above it with `above`) up to NUMBER_LIMIT."""
+    def check(value):
+        good = _is_number(value) and math.isfinite(value) and value <= NUMBER_LIMIT and (
+            value > lowest if above else value >= lowest)
+        return None if good else "a number %s %g" % ("above" if above else "of at least", lowest)
+    return check
+
+
+ANY_STATUS = schema.STATUSES
+OK_ONLY = ("ok",)
+OPTIONAL = ()
+# Every field that a table, the chart, an export or a comparison reads: (path, check,
+# the statuses that need it). `*` is each item of a list. A field that a record of
+# its status needs is there and passes its check, or the record is skipped; any
+# other field is None or passes, or it is emptied (set to None). A config field
+# that only becomes text (str()) in a cell is not listed: any JSON value prints.
+FIELDS = tuple(
+    [(("config", name), _string, ANY_STATUS) for name in ("model", "backend", "dataset")]
+    + [(("config", name), _whole(1), OK_ONLY) for name in ("global_batch_size", "devices")]
+    + [(("metrics", section, name), _real(0, above=True), OK_ONLY)
+       for section, name in (("throughput", "median"), ("step_ms", "median"),
+                             ("measured", "seconds"), ("measured", "epochs"))]
+    # Optional: in sets, dict look-ups and joined labels (so hashable text or numbers).
+    + [(("config", name), _string, OPTIONAL) for name in (
+        "instance", "data_format", "method", "precision", "device_kind", "parallel")]
+    + [(("environment", name), _string, OPTIONAL) for name in ENVIRONMENT_IDENTITY]
+    + [(("config", name), _whole(0), OPTIONAL) for name in ("gpus", "repeat_index")]
+    + [(("config", name), _whole(1), OPTIONAL) for name in (
+        "resnet_version", "resnet_layers", "image_size", "device_batch_size", "cpu_devices")]
+    + [(("config", name), _bool, OPTIONAL) for name in ("inference", "profile")]
+    + [(("metrics", "unit"), _string, OPTIONAL), (("metrics", "memory", "source"), _string, OPTIONAL),
+       (("metrics", "loss"), _real(-NUMBER_LIMIT), OPTIONAL),
+       (("metrics", "accuracy"), _real(-NUMBER_LIMIT), OPTIONAL),
+       (("metrics", "memory", "peak_mb"), _real(0), OPTIONAL),
+       (("metrics", "telemetry", "gpu", "available"), _bool, OPTIONAL),
+       (("metrics", "telemetry", "gpu", "devices", "*", "util_percent", "mean"), _real(0),
+        OPTIONAL),
+       (("metrics", "telemetry", "gpu", "devices", "*", "memory_used_mb", "peak"), _real(0),
+        OPTIONAL),
+       (("error", "type"), _string, OPTIONAL), (("error", "message"), _string, OPTIONAL)]
+    + [(("metrics", "phases", name), _real(0), OPTIONAL) for name in PHASES])
 
 
 class CollectError(Exception):
@@ -209,7 +279,8 @@ def _max_or_none(values):
 # Reading
 
 def load(folder):
-    """Every usable record under `folder`, and (path, reason) for each file that is not."""
+    """Every usable record under `folder`, checked (see FIELDS); (path, reason) for each file
+    skipped; and (path, note) for each optional field emptied in a record that was kept."""
     if not os.path.exists(folder):
         raise CollectError("no such folder: %s" % folder)
     if not os.path.isdir(folder):
@@ -224,10 +295,10 @@ def load(folder):
                      if name.endswith(".json") and not name.startswith("."))
     if not paths:
         raise CollectError("no result files (*.json) in %s" % folder)
-    records, unreadable, first_copy = [], [], {}
+    records, unreadable, emptied, first_copy = [], [], [], {}
     for path in paths:
         try:
-            record = _check_usable(schema.read(path))
+            record, notes = checked(schema.read(path))
         except (schema.SchemaError, OSError) as error:
             unreadable.append((path, str(error)))
             continue
@@ -237,33 +308,61 @@ def load(folder):
             unreadable.append((path, "the same run as %s" % first_copy[run]))
             continue
         first_copy[run] = path
+        emptied.extend((path, note) for note in notes)
         # No table shows the per-step and telemetry samples, and they are most of a
         # record's objects: kept, they would make every garbage collection walk far longer.
         record.pop("samples", None)
         records.append(record)
     if not records:
         raise CollectError("none of the %d result files in %s could be read" % (len(paths), folder))
-    return records, unreadable
+    return records, unreadable, emptied
 
 
-def _check_usable(record):
-    """Raise SchemaError for a record that is valid but lacks what the tables show."""
-    for name in ("model", "backend", "dataset"):
-        if not isinstance(record["config"].get(name), str):
-            raise schema.SchemaError("config.%s is missing or not a string" % name)
-    if record["status"] == "ok":
-        for name in ("global_batch_size", "devices"):
-            value = record["config"].get(name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise schema.SchemaError("config.%s is missing or not a positive integer" % name)
-        for section, name in (("throughput", "median"), ("step_ms", "median"),
-                              ("measured", "seconds"), ("measured", "epochs")):
-            part = record["metrics"].get(section)
-            value = part.get(name) if isinstance(part, dict) else None
-            if not _is_number(value) or value <= 0:
-                raise schema.SchemaError("metrics.%s.%s is missing or not a positive number"
-                                         % (section, name))
-    return record
+def checked(record):
+    """`record` (a valid schema record) with every field in FIELDS checked: raises SchemaError
+    naming the first field its status needs that is missing or wrong; empties (sets to None)
+    each other field that is wrong, and returns (record, a note per emptied field)."""
+    notes = []
+    for path, check, needed_by in FIELDS:
+        needed = record["status"] in needed_by
+        places = list(_places(record, path))
+        if needed and not places:
+            raise schema.SchemaError("%s is missing" % ".".join(path))
+        for where, holder, key in places:
+            value = holder[key]
+            problem = None if value is None and not needed else check(value)
+            if problem is None:
+                continue
+            field = ".".join(where)
+            if needed:
+                raise schema.SchemaError("%s is %s, not %s" % (field, _kind(value), problem))
+            holder[key] = None
+            notes.append("%s is %s, not %s: shown empty" % (field, _kind(value), problem))
+    return record, notes
+
+
+def _places(value, path, where=()):
+    """(where, holder, key) for every value at `path` in `value`, where holder[key] is the
+    value; a `*` step goes into each item of a list. Nothing for a path that breaks off."""
+    if not path:
+        return
+    step, rest = path[0], path[1:]
+    if step == "*":
+        keys = range(len(value)) if isinstance(value, list) else ()
+    else:
+        keys = (step,) if isinstance(value, dict) and step in value else ()
+    for key in keys:
+        if rest:
+            for place in _places(value[key], rest, where + (str(key),)):
+                yield place
+        else:
+            yield where + (str(key),), value, key
+
+
+def _kind(value):
+    """How a wrong value is named: its JSON type, and the value itself where short."""
+    text = json.dumps(value)
+    return "%s %s" % (type(value).__name__, text) if len(text) <= 40 else type(value).__name__
 
 
 def configuration(record):
@@ -768,9 +867,10 @@ def export_rows(groups, failures):
     return [OrderedDict((name, row.get(name)) for name in EXPORT_FIELDS) for row in rows]
 
 
-def render(output_format, groups, failures, unreadable, kind, phases=False):
+def render(output_format, groups, failures, unreadable, kind, phases=False, emptied=()):
     """The output text in `output_format` (md, csv or json); `phases` adds the Markdown's
-    phase tables (CSV and JSON always hold the phases)."""
+    phase tables (CSV and JSON always hold the phases). JSON also lists the files skipped
+    (`unreadable`) and the fields emptied in records that were kept (`emptied`)."""
     if output_format == "md":
         return markdown(report(groups, failures, kind, phases))
     rows = export_rows(groups, failures)
@@ -783,7 +883,8 @@ def render(output_format, groups, failures, unreadable, kind, phases=False):
                           for name, value in row.items()} for row in rows)
         return buffer.getvalue()
     return json.dumps({"rows": rows,
-                       "unreadable_files": [{"path": p, "reason": r} for p, r in unreadable]},
+                       "unreadable_files": [{"path": p, "reason": r} for p, r in unreadable],
+                       "emptied_fields": [{"path": p, "note": n} for p, n in emptied]},
                       indent=1) + "\n"
 
 
@@ -802,6 +903,14 @@ def write_chart(groups, path):
     except ImportError:
         raise MissingPackage("--chart needs matplotlib, which is not installed: "
                              "pip install matplotlib")
+    # The labels are the records' own text: a "$" in one must print, not start TeX math
+    # (matplotlib before 3.5 has no such switch).
+    plain = {"text.parse_math": False} if "text.parse_math" in matplotlib.rcParams else {}
+    with matplotlib.rc_context(plain):
+        _draw_chart(pyplot, MaxNLocator, groups, path)
+
+
+def _draw_chart(pyplot, MaxNLocator, groups, path):
     training = [g for g in unprofiled(groups) if not g.identity.get("inference")]
     unit = _unit(training)
     series = _merge(training, lambda g: _subset(g.identity, (
@@ -866,7 +975,7 @@ def write_chart(groups, path):
     figure.tight_layout()
     try:
         figure.savefig(path, dpi=100)
-    except OSError as error:
+    except (OSError, ValueError) as error:  # ValueError: a file type matplotlib cannot write
         raise CollectError("cannot write the chart: %s" % error)
     finally:
         pyplot.close(figure)
@@ -896,9 +1005,11 @@ def main(argv=None):
         sys.stderr.write("collect: the 'tabulate' package is required: pip install tabulate\n")
         return 2
     try:
-        records, unreadable = load(args.folder)
+        records, unreadable, emptied = load(args.folder)
         for path, reason in unreadable:
             sys.stderr.write("collect: skipped %s: %s\n" % (path, reason))
+        for path, note in emptied:
+            sys.stderr.write("collect: kept %s, but %s\n" % (path, note))
         records = [r for r in records if args.kind in ("all", kind_of(r["config"]))]
         groups = collapse([r for r in records if r["status"] == "ok"])
         failures = failures_of([r for r in records if r["status"] != "ok"])
@@ -906,7 +1017,7 @@ def main(argv=None):
         if args.chart:
             write_chart(groups, args.chart)
         sys.stdout.write(render(args.output_format, groups, failures, unreadable, args.kind,
-                                args.phases))
+                                args.phases, emptied))
     except CollectError as error:
         sys.stderr.write("collect: %s\n" % error)
         return error.exit_status

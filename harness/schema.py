@@ -135,10 +135,28 @@ def _rename_without_replacing(tmp, path):
 
 
 def read(path):
-    """Load and validate one result file; SchemaError says what is wrong with it."""
+    """Load and validate one result file; SchemaError says what is wrong with it.
+
+    A record is UTF-8 JSON as `write` makes it: bytes that are not UTF-8, NaN or
+    infinity (which Python's json reads, and `write` never writes) and nesting
+    too deep to parse are not a record, whatever the locale.
+    """
     try:
-        with open(path) as f:
-            record = json.load(f)
-    except ValueError as e:
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f, parse_constant=_no_constant, parse_float=_finite_float)
+    except ValueError as e:  # UnicodeDecodeError included
         raise SchemaError("not valid JSON (%s)" % e)
+    except RecursionError:
+        raise SchemaError("not valid JSON (nested too deeply)")
     return validate(record)
+
+
+def _no_constant(name):
+    raise ValueError("%s is not a JSON number" % name)
+
+
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("%s is too large a number" % text)
+    return value

@@ -539,6 +539,70 @@ def test_unreadable_files_are_named_with_the_reason_and_the_rest_renders(tmp_pat
     assert "| channel first | 9 " in markdown
 
 
+def test_a_wrong_optional_field_is_emptied_and_named_and_its_record_kept(tmp_path):
+    """The issue's case: a list where the tables expect a string crashed the whole report."""
+    odd = record(speed=9.0)
+    odd["metrics"]["unit"] = ["images"]
+    odd["config"]["data_format"] = {"layout": "channels_first"}
+    odd["environment"]["keras_version"] = 2.15
+    folder = write(tmp_path, odd, record("cnn", "tensorflow", "tensorflow", speed=300.0))
+    status, markdown, errors = run(folder)
+    assert status == 0
+    rows = table(markdown, "### Synthetic Dataset", "#### Results").splitlines()[2:]
+    assert [[cell.strip() for cell in row.split("|")[3:-1]] for row in rows] == [
+        ["Simple CNN", "TensorFlow", "tensorflow", "32", "channel first", "300"],
+        ["ResNet50V1", "MXNet", "mxnet-mkl", "32", "N/A", "9"]]
+    named = [line for line in errors.splitlines() if "kept %s" % folder in line]
+    assert len(named) == 3
+    assert any("metrics.unit is list [\"images\"], not a string: shown empty" in line
+               for line in named)
+    assert any("environment.keras_version is float 2.15, not a string" in line for line in named)
+    document = json.loads(run(folder, "--format", "json")[1])
+    assert len(document["emptied_fields"]) == 3
+    assert {row["data_format"] for row in document["rows"]} == {None, "channels_first"}
+
+
+@pytest.mark.parametrize("path, value, message", [
+    (("config", "devices"), [1], "config.devices is list [1], not an integer of at least 1"),
+    (("config", "model"), None, "config.model is NoneType null, not a string"),
+    (("metrics", "throughput", "median"), -5, "not a number above 0"),
+    (("metrics", "step_ms", "median"), 1e300, "not a number above 0"),
+    (("metrics", "measured"), "3 epochs", "metrics.measured.seconds is missing"),
+])
+def test_a_wrong_required_field_skips_its_record_naming_the_field(tmp_path, path, value, message):
+    bad = record(speed=9.0)
+    holder = bad
+    for key in path[:-1]:
+        holder = holder[key]
+    holder[path[-1]] = value
+    with open(str(tmp_path / "bad.json"), "w") as f:
+        json.dump(bad, f)
+    write(tmp_path, record("cnn", "tensorflow", "tensorflow", speed=300.0))
+    status, markdown, errors = run(tmp_path)
+    assert status == 0 and "| Simple CNN |" in markdown and "ResNet50V1 |" not in markdown
+    assert errors.startswith("collect: skipped %s: " % (tmp_path / "bad.json"))
+    assert message in errors
+
+
+@pytest.mark.parametrize("text", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_nan_and_infinite_numbers_are_no_record(tmp_path, text):
+    good = record(speed=9.0)
+    good["metrics"]["loss"] = 12345.5
+    with open(str(tmp_path / "nan.json"), "w") as f:
+        f.write(json.dumps(good).replace("12345.5", text))
+    with pytest.raises(schema.SchemaError, match="not valid JSON"):
+        schema.read(str(tmp_path / "nan.json"))
+
+
+def test_a_file_that_is_not_utf8_is_named_and_skipped(tmp_path):
+    folder = write(tmp_path, record(speed=9.0))
+    text = json.dumps(record(speed=20.0, instance="Caf\u00e9"))
+    (tmp_path / "latin1.json").write_bytes(text.encode("utf-8").replace(b"\\u00e9", b"\xe9"))
+    status, markdown, errors = run(folder)
+    assert status == 0 and "| 9 " in markdown
+    assert "skipped %s: not valid JSON" % (tmp_path / "latin1.json") in errors
+
+
 def test_the_same_run_twice_counts_once(tmp_path):
     folder = write(tmp_path, record(speed=9.0))
     original = os.path.join(folder, os.listdir(folder)[0])
@@ -626,6 +690,17 @@ def test_chart_is_a_png_with_a_devices_plot_where_device_counts_differ(tmp_path)
     assert chart_size(folder, str(tmp_path / "scaling.png"))[1] == one_count * 3 // 2
 
 
+def test_chart_labels_print_dollars_and_a_format_matplotlib_lacks_is_one_line(tmp_path):
+    pytest.importorskip("matplotlib")
+    odd = record(speed=9.0, instance="$\\frac{$")
+    odd["environment"]["backend_package"] = "mxnet$^"
+    folder = write(tmp_path / "results", odd)
+    assert chart_size(folder, str(tmp_path / "speed.png"))[0] > 500
+    status, markdown, errors = run(folder, "--chart", str(tmp_path / "speed.xyz"))
+    assert (status, markdown) == (1, "")
+    assert errors.startswith("collect: cannot write the chart: ") and len(errors.splitlines()) == 1
+
+
 def _run_script(*arguments, prelude=""):
     """The collector as a user runs it, optionally after `prelude` (Python) has run."""
     command = [sys.executable, "-c", prelude + "\nimport runpy, sys\nsys.argv = sys.argv[1:]\n"
@@ -677,5 +752,5 @@ def test_profile_traces_beside_results_are_not_read_as_results(tmp_path):
     trace = tmp_path / "x.profile" / "trace.json"
     trace.parent.mkdir()
     trace.write_text('{"traceEvents": []}')
-    records, unreadable = collect.load(str(tmp_path))
-    assert records and unreadable == []
+    records, unreadable, emptied = collect.load(str(tmp_path))
+    assert records and unreadable == [] and emptied == []

@@ -22,8 +22,8 @@ def load(spec, data_format):
     """The 50,000 training images, (N, 32, 32, 3) in `data_format`'s order, scaled to [0, 1]."""
     directory = files.data_dir(spec)
     archive = files.fetch(FILENAME, directory, URL, SHA256)
-    files.safe_extract(archive, directory)
-    paths = [os.path.join(directory, FOLDER, name) for name in TRAIN_BATCHES]
+    unpacked = files.safe_extract(archive, directory)
+    paths = [os.path.join(unpacked, FOLDER, name) for name in TRAIN_BATCHES]
     missing = [name for name, path in zip(TRAIN_BATCHES, paths) if not os.path.isfile(path)]
     if missing:
         raise files.corrupt(archive, "it holds no %s/%s" % (FOLDER, ", ".join(missing)))

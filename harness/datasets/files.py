@@ -147,16 +147,22 @@ def read_text(path):
 
 
 def safe_extract(archive_path, dest):
-    """Unpack a .zip or .tar.gz into `dest` once, refusing members that would land outside it.
+    """Unpack a .zip or .tar.gz into `dest` once, refusing members that would land outside it;
+    returns the folder that holds its files.
 
-    A marker in `dest` records the archive's size and time and the files it held;
-    while it matches and those files exist, the archive is not unpacked again.
+    A marker in that folder records the archive's size and time and the files it held;
+    while it matches and those files exist, the archive is not unpacked again. A data
+    folder that cannot be written (mounted read-only, as the images mount /data) is
+    still read: the archive is unpacked into the user's cache instead (`unpack_cache`).
     """
-    marker = os.path.join(dest, "." + os.path.basename(archive_path) + ".extracted")
     stat = os.stat(archive_path)
     stamp = [stat.st_size, stat.st_mtime]
-    if _extracted(marker, stamp, dest):
-        return
+    if _extracted(_marker(archive_path, dest), stamp, dest):
+        return dest
+    if not _writable(dest):
+        dest = unpack_cache(archive_path)
+        if _extracted(_marker(archive_path, dest), stamp, dest):
+            return dest
     with parsing(archive_path):
         if archive_path.endswith(".zip"):
             names = _extract_zip(archive_path, dest)
@@ -165,8 +171,35 @@ def safe_extract(archive_path, dest):
         else:
             raise DataError("%s: only .zip and .tar.gz archives can be unpacked" % archive_path)
     _makedirs(dest)  # an archive of no files created no folder for the marker
-    with open(marker, "w") as out:
+    with open(_marker(archive_path, dest), "w") as out:
         json.dump({"archive": stamp, "files": names}, out)
+    return dest
+
+
+def _writable(folder):
+    """Whether `folder` can be written, or created: its nearest existing parent can be."""
+    folder = os.path.abspath(folder)
+    while not os.path.exists(folder) and os.path.dirname(folder) != folder:
+        folder = os.path.dirname(folder)
+    return os.access(folder, os.W_OK)
+
+
+def _marker(archive_path, folder):
+    return os.path.join(folder, "." + os.path.basename(archive_path) + ".extracted")
+
+
+def unpack_cache(archive_path):
+    """Where an archive in a read-only folder is unpacked: a folder of its own (named by
+    the archive's path) in $XDG_CACHE_HOME or ~/.cache, or the temporary folder if
+    neither can be written."""
+    name = hashlib.sha256(os.path.realpath(archive_path).encode("utf-8")).hexdigest()[:16]
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    root = os.path.join(cache, "keras-bench", "unpacked")
+    try:
+        _makedirs(root)
+    except OSError:
+        root = os.path.join(tempfile.gettempdir(), "keras-bench", "unpacked")
+    return os.path.join(root, name)
 
 
 def _extracted(marker, stamp, dest):
@@ -206,9 +239,14 @@ def _extract_tar(archive_path, dest):
                 # Links could point outside dest, and devices have no place in a data set.
                 raise DataError("%s is unsafe: its member %r is a link or special file; it was "
                                 "not unpacked" % (archive_path, member.name))
-        return _unpack(archive_path, dest, [
+        names = _unpack(archive_path, dest, [
             (member.name, member.isdir(), functools.partial(archive.extractfile, member))
             for member in members])
+        # tarfile stops at the archive's end blocks, before gzip's trailer: read on to it,
+        # so that gzip checks the CRC-32 and length of everything unpacked.
+        while archive.fileobj.read(CHUNK_BYTES):
+            pass
+        return names
 
 
 def _unpack(archive_path, dest, members):

@@ -16,8 +16,7 @@ def load(spec, data_format):
     """The training split's text, as is (the raw version keeps case and punctuation)."""
     directory = files.data_dir(spec)
     archive = files.fetch(FILENAME, directory, URL, SHA256)
-    files.safe_extract(archive, directory)
-    path = os.path.join(directory, TRAIN_MEMBER)
+    path = os.path.join(files.safe_extract(archive, directory), TRAIN_MEMBER)
     if not os.path.isfile(path):
         raise files.corrupt(archive, "it holds no %s" % TRAIN_MEMBER)
     return TextData("wikitext2", files.read_text(path),

@@ -132,11 +132,35 @@ def run_options(args):
     return fields
 
 
+def check_out_dir(folder):
+    """Raise UsageError unless result files can be written into `folder`: it exists and is
+    a writable folder, or it is missing and its nearest existing parent is one (it is
+    created when the result is written). Found now, not after hours of training; a
+    folder that fails later (a full disk) still gets the result into a fallback folder
+    (schema.write_or_fall_back)."""
+    path = os.path.abspath(folder)
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    if not os.path.isdir(path):
+        raise UsageError("--out %s: %s is not a folder" % (folder, path))
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UsageError("--out %s: %s cannot be written (%s)" % (
+            folder, path, "read-only file system" if _read_only(path) else "permission denied"))
+
+
+def _read_only(path):
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except (AttributeError, OSError):  # no statvfs on Windows
+        return False
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        check_out_dir(run_options(args).get("out", specs.DEFAULTS["out"]))
         if args.command == "sweep":
             from harness import sweep
             return sweep.main(args, run_options(args))

@@ -9,6 +9,7 @@ writes nothing.
 """
 import contextlib
 import copy
+import json
 import math
 import os
 import sys
@@ -113,11 +114,24 @@ class _WriteOnce(object):
         return True
 
     def _write(self, record):
+        """Write `record` into the run's folder, else into a fallback folder, saying so;
+        where no folder takes it, print it on stderr: the measurement is never lost
+        silently (the folder was checked at the start, but a disk fills up)."""
         with self._lock:
             if self.path is not None:
                 return False
             record["finished_at"] = schema.now()
-            self.path = schema.write(record, self._out)
+            try:
+                self.path, failure = schema.write_or_fall_back(record, self._out)
+            except OSError as error:
+                self.path = "stderr"
+                _say("error: the result could not be written into %s (%s), nor into %s; "
+                     "here it is:\n%s" % (self._out, error, " or ".join(schema.fallback_dirs()),
+                                           json.dumps(record, sort_keys=True, default=repr)))
+                return True
+            if failure is not None:
+                _say("error: the result could not be written into %s (%s); it was written to "
+                     "%s instead" % (self._out, failure, self.path))
             return True
 
 

@@ -7,6 +7,7 @@ import datetime
 import json
 import math
 import os
+import tempfile
 import uuid
 
 SCHEMA_VERSION = 2  # 2: devices, global batch, phases, telemetry, memory
@@ -115,6 +116,34 @@ def write(record, out_dir):
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def fallback_dirs():
+    """Where a record goes when its own folder cannot take it: the user's cache folder,
+    then the system's temporary folder (the first of them that can be written)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return [os.path.join(cache, "keras-bench", "results"),
+            os.path.join(tempfile.gettempdir(), "keras-bench-results")]
+
+
+def write_or_fall_back(record, out_dir):
+    """Write `record` into `out_dir`, or, where that fails (disk full, the folder removed
+    or made read-only during the run), into the first of `fallback_dirs()` that takes it:
+    a run's measurement must not be lost for want of its folder.
+
+    Returns (path, the OSError that kept it out of `out_dir`, or None). Raises that
+    error only when no fallback folder could take the record either.
+    """
+    try:
+        return write(record, out_dir), None
+    except OSError as error:
+        failure = error
+    for folder in fallback_dirs():
+        try:
+            return write(record, folder), failure
+        except OSError:
+            continue
+    raise failure
 
 
 def _finite(value):

@@ -142,7 +142,9 @@ def run_one(model, backend, options, out, timeout):
             child.wait()
     for line in child.stderr:
         tail = (tail + [line.rstrip("\n")])[-_LAST_LINES:]
-    written = glob.glob(os.path.join(out, "*_%s.json" % run_id))
+    # A run whose folder failed it at the end wrote its result into a fallback folder.
+    written = [path for folder in [out] + schema.fallback_dirs()
+               for path in glob.glob(os.path.join(folder, "*_%s.json" % run_id))]
     if written:
         return schema.read(written[0])
     return _write_for_dead_run(model, backend, options, out, run_id, command, child.returncode, tail)
@@ -159,7 +161,9 @@ def _write_for_dead_run(model, backend, options, out, run_id, command, returncod
     record["error"] = {"type": "ProcessDied", "message": "the run's process %s without writing "
                        "a result" % how, "traceback": "\n".join(tail)}
     record["finished_at"] = schema.now()
-    path = schema.write(record, out)
+    path, failure = schema.write_or_fall_back(record, out)
+    if failure is not None:
+        _say("    could not write into %s (%s)" % (out, failure))
     _say("    %s -> %s" % (record["error"]["message"], path))
     return record
 

@@ -155,7 +155,8 @@ FIELDS = tuple(
     + [(("config", name), _whole(1), OPTIONAL) for name in (
         "resnet_version", "resnet_layers", "image_size", "device_batch_size", "cpu_devices")]
     + [(("config", name), _bool, OPTIONAL) for name in ("inference", "profile")]
-    + [(("metrics", "unit"), _string, OPTIONAL), (("metrics", "memory", "source"), _string, OPTIONAL),
+    + [(("metrics", "unit"), _string, OPTIONAL),
+       (("metrics", "memory", "source"), _string, OPTIONAL),
        (("metrics", "loss"), _real(-NUMBER_LIMIT), OPTIONAL),
        (("metrics", "accuracy"), _real(-NUMBER_LIMIT), OPTIONAL),
        (("metrics", "memory", "peak_mb"), _real(0), OPTIONAL),
@@ -323,40 +324,44 @@ def checked(record):
     naming the first field its status needs that is missing or wrong; empties (sets to None)
     each other field that is wrong, and returns (record, a note per emptied field)."""
     notes = []
-    for path, check, needed_by in FIELDS:
-        needed = record["status"] in needed_by
-        places = list(_places(record, path))
-        if needed and not places:
-            raise schema.SchemaError("%s is missing" % ".".join(path))
-        for where, holder, key in places:
-            value = holder[key]
-            problem = None if value is None and not needed else check(value)
-            if problem is None:
-                continue
-            field = ".".join(where)
-            if needed:
-                raise schema.SchemaError("%s is %s, not %s" % (field, _kind(value), problem))
-            holder[key] = None
-            notes.append("%s is %s, not %s: shown empty" % (field, _kind(value), problem))
+    for where, fields in _FIELDS_BY_HOLDER.items():
+        holders = _holders(record, where)
+        for name, check, needed_by in fields:
+            needed = record["status"] in needed_by
+            present = [holder for holder in holders if name in holder]
+            if needed and not present:
+                raise schema.SchemaError("%s is missing" % ".".join(where + (name,)))
+            for holder in present:
+                value = holder[name]
+                problem = None if value is None and not needed else check(value)
+                if problem is None:
+                    continue
+                text = "%s is %s, not %s" % (".".join(where + (name,)), _kind(value), problem)
+                if needed:
+                    raise schema.SchemaError(text)
+                holder[name] = None
+                notes.append(text + ": shown empty")
     return record, notes
 
 
-def _places(value, path, where=()):
-    """(where, holder, key) for every value at `path` in `value`, where holder[key] is the
-    value; a `*` step goes into each item of a list. Nothing for a path that breaks off."""
-    if not path:
-        return
-    step, rest = path[0], path[1:]
-    if step == "*":
-        keys = range(len(value)) if isinstance(value, list) else ()
-    else:
-        keys = (step,) if isinstance(value, dict) and step in value else ()
-    for key in keys:
-        if rest:
-            for place in _places(value[key], rest, where + (str(key),)):
-                yield place
+# FIELDS by the path of the object that holds them: each object is found once per record.
+_FIELDS_BY_HOLDER = OrderedDict()
+for _path, _check, _needed_by in FIELDS:
+    _FIELDS_BY_HOLDER.setdefault(_path[:-1], []).append((_path[-1], _check, _needed_by))
+
+
+def _holders(value, path):
+    """The objects at `path` in the object `value`; a `*` step goes into each item of a
+    list. None where the path breaks off (a step missing, or of another type)."""
+    holders = [value]
+    for at, step in enumerate(path):
+        if step == "*":
+            holders = [item for holder in holders for item in holder]
         else:
-            yield where + (str(key),), value, key
+            holders = [holder[step] for holder in holders if step in holder]
+        kind = list if path[at + 1:at + 2] == ("*",) else dict
+        holders = [holder for holder in holders if isinstance(holder, kind)]
+    return holders
 
 
 def _kind(value):
@@ -882,7 +887,7 @@ def render(output_format, groups, failures, unreadable, kind, phases=False, empt
         writer.writerows({name: " ".join(map(str, value)) if isinstance(value, list) else value
                           for name, value in row.items()} for row in rows)
         return buffer.getvalue()
-    return json.dumps({"rows": rows,
+    return json.dumps({"rows": schema.finite(rows),  # 1e400 in an unchecked field: null
                        "unreadable_files": [{"path": p, "reason": r} for p, r in unreadable],
                        "emptied_fields": [{"path": p, "note": n} for p, n in emptied]},
                       indent=1) + "\n"

@@ -99,7 +99,7 @@ def write(record, out_dir):
     under the usual 022: a shared results folder is read by others), not
     mkstemp's 0600.
     """
-    record = _finite(record)
+    record = finite(record)
     validate(record)
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, file_name(record))
@@ -146,14 +146,14 @@ def write_or_fall_back(record, out_dir):
     raise failure
 
 
-def _finite(value):
+def finite(value):
     """JSON has no NaN or infinity: a diverged loss is written as null."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: finite(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
+        return [finite(v) for v in value]
     return value
 
 
@@ -166,13 +166,15 @@ def _rename_without_replacing(tmp, path):
 def read(path):
     """Load and validate one result file; SchemaError says what is wrong with it.
 
-    A record is UTF-8 JSON as `write` makes it: bytes that are not UTF-8, NaN or
-    infinity (which Python's json reads, and `write` never writes) and nesting
-    too deep to parse are not a record, whatever the locale.
+    A record is UTF-8 JSON as `write` makes it: bytes that are not UTF-8, NaN and
+    Infinity (which Python's json reads, and `write` never writes) and nesting too
+    deep to parse are not a record, whatever the locale. (A number too large for a
+    float, 1e400, reads as infinity: the collector's range checks refuse it, and
+    `finite` keeps it out of what is written.)
     """
     try:
         with open(path, encoding="utf-8") as f:
-            record = json.load(f, parse_constant=_no_constant, parse_float=_finite_float)
+            record = json.load(f, parse_constant=_no_constant)
     except ValueError as e:  # UnicodeDecodeError included
         raise SchemaError("not valid JSON (%s)" % e)
     except RecursionError:
@@ -183,9 +185,3 @@ def read(path):
 def _no_constant(name):
     raise ValueError("%s is not a JSON number" % name)
 
-
-def _finite_float(text):
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError("%s is too large a number" % text)
-    return value

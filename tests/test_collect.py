@@ -584,14 +584,30 @@ def test_a_wrong_required_field_skips_its_record_naming_the_field(tmp_path, path
     assert message in errors
 
 
-@pytest.mark.parametrize("text", ["NaN", "Infinity", "-Infinity", "1e400"])
-def test_nan_and_infinite_numbers_are_no_record(tmp_path, text):
+@pytest.mark.parametrize("text", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_no_json_and_no_record(tmp_path, text):
     good = record(speed=9.0)
     good["metrics"]["loss"] = 12345.5
     with open(str(tmp_path / "nan.json"), "w") as f:
         f.write(json.dumps(good).replace("12345.5", text))
     with pytest.raises(schema.SchemaError, match="not valid JSON"):
         schema.read(str(tmp_path / "nan.json"))
+
+
+def test_a_number_too_large_for_a_float_is_out_of_range_and_never_exported(tmp_path):
+    """1e400 is valid JSON that Python reads as infinity."""
+    huge = record(speed=9.0, epochs=3)
+    huge["metrics"]["throughput"]["median"] = 12345.5
+    odd = record(speed=20.0, warmup=77777)
+    with open(str(tmp_path / "huge.json"), "w") as f:
+        f.write(json.dumps(huge).replace("12345.5", "1e400"))
+    with open(str(tmp_path / "odd.json"), "w") as f:
+        f.write(json.dumps(odd).replace("77777", "1e400"))
+    status, text, errors = run(tmp_path, "--format", "json")
+    assert status == 0
+    assert "huge.json: metrics.throughput.median is float Infinity, not a number above 0" \
+        in errors
+    assert json.loads(text)["rows"][0]["warmup"] is None  # not Infinity, which is no JSON
 
 
 def test_a_file_that_is_not_utf8_is_named_and_skipped(tmp_path):

@@ -8,6 +8,10 @@ import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
+# One OpenMP thread for every process the tests start: two pytest workers share two cores,
+# and PyTorch's OpenMP threads, oversubscribed, slowed a tiny run from 6 s to over 70 s.
+# The tests check what runs and what is recorded; the benches under bench/ measure speed.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from harness import backends, schema  # noqa: E402
 from harness.spec import KERAS3_BACKENDS  # noqa: E402

@@ -204,6 +204,8 @@ def _measure(adapter, spec, record):
     metrics["evaluation"] = evaluation
     metrics["memory"] = adapter.memory()
     metrics["telemetry"] = telemetry.summary() if telemetry else None
+    metrics["stability"] = timing.stability(recorder.epochs, spec.warmup, metrics["telemetry"],
+                                            record["environment"].get("cpu_cores_usable"))
     phases["first_epoch_s"] = recorder.epochs[0]["seconds"]
     phases["warmup_s"] = metrics["warmup"]["seconds"]
     phases["steady_s"] = metrics["measured"]["seconds"]
@@ -314,13 +316,24 @@ def _devices_text(config):
 def _report(record, path):
     metrics = record["metrics"]
     if record["status"] == "ok":
-        _say("%s %s: %.1f %s/s (median of %d epochs), %.2f ms/step, first epoch %.2f s -> %s"
+        _say("%s %s: %.1f %s/s (median of %d epochs), %.2f ms/step, first epoch %.2f s, %s -> %s"
              % (record["config"]["model"], record["config"]["backend"],
                 metrics["throughput"]["median"], metrics["unit"], metrics["throughput"]["n"],
-                metrics["step_ms"]["median"], metrics["warmup"]["first_epoch_s"], path))
+                metrics["step_ms"]["median"], metrics["warmup"]["first_epoch_s"],
+                stability_text(metrics.get("stability")), path))
     else:
         _say("%s: %s: %s -> %s" % (record["status"], record["error"]["type"],
                                    record["error"]["message"].splitlines()[0] if record["error"]["message"] else "", path))
+
+
+def stability_text(stability):
+    """'stable (CV 2.1%)', or 'UNSTABLE (CV 23.0%): the reasons'."""
+    if not stability:
+        return "stability not judged"
+    cv = "CV %.1f%%" % stability["cv_pct"] if stability.get("cv_pct") is not None else "CV n/a"
+    if stability["verdict"] == "stable":
+        return "stable (%s)" % cv
+    return "UNSTABLE (%s): %s" % (cv, "; ".join(stability["reasons"]))
 
 
 def _safely(describe):

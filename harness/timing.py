@@ -172,3 +172,102 @@ def summarize(epochs, warmup, unit):
         "measured": totals,
         "warmup": warm,
     }
+
+
+# --- the stability verdict (metrics.stability), checked as pyperf checks a benchmark ---
+
+# pyperf calls a benchmark unstable when its standard deviation is 10% of the mean
+# or more: beyond that a difference of a few percent between two backends is noise.
+CV_LIMIT_PCT = 10.0
+# pyperf flags a minimum or maximum 50% or more away from the mean: one epoch that far
+# off (a pause, a retrace, another process) says the epochs are not alike. We measure
+# from the median, which that one epoch moves least.
+OUTLIER_LIMIT_PCT = 50.0
+# pyperf warns when a raw value is under 1 ms: a step that short is a few clock reads
+# and a device sync away from its own overhead. We take the median step, so that a
+# single odd step does not decide it (only where steps are timed one by one).
+CLOCK_MIN_STEP_MS = 1.0
+# Other work on the machine while the run trained, in cores: whole-machine CPU beyond
+# the run's own. Half a core is a second process competing for a core half the time;
+# less is the telemetry's own sampling error and the kernel's background work.
+OTHER_LOAD_LIMIT_CORES = 0.5
+# The first measured epoch this much slower than the median of the later ones means
+# warm-up (compilation, caches, a retrace) was still going on: more --warmup is needed.
+# Twice the spread we call unstable: a slower first epoch within noise is not flagged.
+WARMUP_SLOW_LIMIT_PCT = 2 * CV_LIMIT_PCT
+# Fewer measured epochs than this give no spread to judge.
+MIN_EPOCHS = 2
+
+
+def _percent_off(value, reference):
+    return 100.0 * abs(value - reference) / reference
+
+
+def _mean_of(summary, *path):
+    """summary[path...]["mean"] as a number, or None where any step is missing."""
+    for name in path:
+        summary = summary.get(name) if isinstance(summary, dict) else None
+    mean = summary.get("mean") if isinstance(summary, dict) else None
+    return mean if isinstance(mean, (int, float)) and not isinstance(mean, bool) else None
+
+
+def stability(epochs, warmup, telemetry=None, cores=None):
+    """Whether a run's measured epochs can be trusted: {"verdict": "stable" or "unstable",
+    "reasons": [sentences], "failed": [short names of the failed checks], the figures
+    judged, and the limits they were judged against}. `epochs` and `warmup` as for
+    summarize; `telemetry` is metrics.telemetry (or None: no load check) and `cores` the
+    machine's usable cores. Checks that lack their figures (one epoch, epoch timing, no
+    telemetry) are skipped, and their figure is None."""
+    measured = [e for e in epochs[warmup:] if e["seconds"]]
+    speeds = [e["samples"] / e["seconds"] for e in measured]
+    figures = {"epochs": len(speeds), "cv_pct": None, "min_off_median_pct": None,
+               "max_off_median_pct": None, "median_step_ms": None, "other_load_cores": None,
+               "first_epoch_slower_pct": None}
+    failed, reasons = [], []
+
+    def fail(name, reason):
+        failed.append(name)
+        reasons.append(reason)
+
+    if len(speeds) < MIN_EPOCHS:
+        fail("epochs", "%d measured epoch(s): no spread to judge" % len(speeds))
+    else:
+        figures_of = stats(speeds)
+        median = figures_of["median"]
+        cv = 100.0 * figures_of["stdev"] / figures_of["mean"]
+        low, high = _percent_off(figures_of["min"], median), _percent_off(figures_of["max"], median)
+        figures.update(cv_pct=cv, min_off_median_pct=low, max_off_median_pct=high)
+        if cv >= CV_LIMIT_PCT:
+            fail("cv", "epoch speeds vary by %.1f%% (stdev/mean), %g%% or more" % (cv, CV_LIMIT_PCT))
+        if max(low, high) >= OUTLIER_LIMIT_PCT:
+            fail("outlier", "an epoch is %.0f%% from the median, %g%% or more"
+                 % (max(low, high), OUTLIER_LIMIT_PCT))
+        rest = stats(speeds[1:])["median"]
+        slower = 100.0 * (rest - speeds[0]) / rest
+        figures["first_epoch_slower_pct"] = slower
+        if slower >= WARMUP_SLOW_LIMIT_PCT:
+            fail("warmup", "the first measured epoch is %.0f%% slower than the rest: "
+                 "warm-up too short (raise --warmup)" % slower)
+    steps = [1000.0 * s for e in measured for s in e.get("step_seconds") or []]
+    if steps:
+        figures["median_step_ms"] = stats(steps)["median"]
+        if figures["median_step_ms"] < CLOCK_MIN_STEP_MS:
+            fail("clock", "the median step takes %.3f ms, under %g ms: too short to time one "
+                 "by one (use --timing epoch or a larger batch)"
+                 % (figures["median_step_ms"], CLOCK_MIN_STEP_MS))
+    system = _mean_of(telemetry, "host", "system_cpu_percent")
+    own = _mean_of(telemetry, "host", "cpu_percent")
+    if system is not None and own is not None and cores:
+        # system_cpu_percent is a share of all cores, cpu_percent a share of one core.
+        other = max(0.0, system / 100.0 * cores - own / 100.0)
+        figures["other_load_cores"] = other
+        if other >= OTHER_LOAD_LIMIT_CORES:
+            fail("load", "other work kept %.1f of %d cores busy during the run, %g or more"
+                 % (other, cores, OTHER_LOAD_LIMIT_CORES))
+    figures.update(verdict="unstable" if failed else "stable", reasons=reasons, failed=failed,
+                   limits={"cv_pct": CV_LIMIT_PCT, "off_median_pct": OUTLIER_LIMIT_PCT,
+                           "median_step_ms": CLOCK_MIN_STEP_MS,
+                           "other_load_cores": OTHER_LOAD_LIMIT_CORES,
+                           "first_epoch_slower_pct": WARMUP_SLOW_LIMIT_PCT,
+                           "epochs": MIN_EPOCHS})
+    return figures

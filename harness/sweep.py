@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from harness import backends, environment, schema, timing
+from harness import backends, environment, schema, significance, timing
 from harness.cli import MODEL_OPTIONS, REPEAT_OPTIONS, RUN_OPTIONS
 from harness.spec import BACKENDS, KERAS3_BACKENDS, WORKLOADS, UsageError, make_spec
 
@@ -169,28 +169,58 @@ def _write_for_dead_run(model, backend, options, out, run_id, command, returncod
 
 
 def table(records):
-    """A plain-text comparison: per workload, each backend's speed and its ratio to the fastest."""
-    header = ("model", "backend", "status", "samples/s", "vs best", "ms/step", "1st epoch s", "loss")
-    rows = []
+    """A plain-text comparison: per workload, each backend's speed, its spread over the
+    measured epochs, its ratio to the fastest (with "≈" where the difference is not
+    significant, see harness.significance) and its stability verdict."""
+    header = ("model", "backend", "status", "samples/s", "\u00b1 CV%", "vs best", "p", "ms/step",
+              "1st epoch s", "loss", "stability")
+    rows, comparisons = [], []
     for model in sorted({r["config"]["model"] for r in records}, key=list(WORKLOADS).index):
         group = [r for r in records if r["config"]["model"] == model]
-        speeds = [r["metrics"]["throughput"]["median"] for r in group if r["status"] == "ok"]
-        best = max(speeds) if speeds else None
+        runs = {}  # backend: its ok runs as (median speed, epoch speeds)
+        for r in group:
+            if r["status"] == "ok":
+                runs.setdefault(r["config"]["backend"], []).append(
+                    (_speed(r), significance.epoch_speeds((r.get("samples") or {}).get("epochs"),
+                                                          r["metrics"]["measured"]["epochs"])))
+        best = max(group, key=_speed)
+        versus = {backend: significance.compare_runs(own, runs[best["config"]["backend"]])
+                  for backend, own in runs.items() if backend != best["config"]["backend"]}
+        comparisons += list(versus.values())
         for r in sorted(group, key=_speed, reverse=True):
             m = r["metrics"]
             if r["status"] != "ok":
                 rows.append((model, r["config"]["backend"], r["status"],
                              r["error"]["message"].splitlines()[0][:60] if r["error"]["message"] else "",
-                             "", "", "", ""))
+                             "", "", "", "", "", "", ""))
                 continue
+            stable = m.get("stability") or {}
+            cv = stable.get("cv_pct")
+            versus_best = versus.get(r["config"]["backend"])
             rows.append((model, r["config"]["backend"], "ok", "%.0f" % m["throughput"]["median"],
-                         "%.2f" % (m["throughput"]["median"] / best), "%.2f" % m["step_ms"]["median"],
+                         "\u00b1 %.1f" % cv if cv is not None else "",
+                         significance.mark(versus_best) + "%.2f" % (_speed(r) / _speed(best)),
+                         significance.p_text(versus_best) if versus_best else "best",
+                         "%.2f" % m["step_ms"]["median"],
                          "%.2f" % m["warmup"]["first_epoch_s"] if m["warmup"]["first_epoch_s"] else "",
-                         "%.4f" % m["loss"] if m["loss"] is not None else ""))
+                         "%.4f" % m["loss"] if m["loss"] is not None else "",
+                         _stability_cell(stable)))
     widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip()
              for row in [header, tuple("-" * w for w in widths)] + rows]
-    return "\n".join(lines) + "\n"
+    notes = ["\u00b1 CV%: the measured epochs' standard deviation over their mean. "
+             "UNSTABLE marks a run whose figures should not be trusted, with the checks it "
+             "failed (metrics.stability.reasons in its result file says why).",
+             significance.footnote(comparisons)]
+    return "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
+
+
+def _stability_cell(stability):
+    if not stability.get("verdict"):
+        return ""
+    if stability["verdict"] == "stable":
+        return "stable"
+    return "UNSTABLE: " + ", ".join(stability.get("failed") or [])
 
 
 def _speed(record):

@@ -1,9 +1,9 @@
-"""The stability verdict (timing.stability) on constructed epochs, and in a real run's
-result and summary line."""
+"""The stability verdict (timing.stability) and the significance rule (harness.significance),
+on constructed epochs; and the verdict in a real run's result and summary line."""
 import pytest
 
 from conftest import harness, only_result
-from harness import timing
+from harness import significance, timing
 
 
 def epochs(*speeds, warmup=1, steps=10, step_seconds=True):
@@ -61,6 +61,57 @@ def test_steps_too_short_for_the_clock_and_other_load_make_it_unstable():
         assert verdict["verdict"] == "stable" and verdict["other_load_cores"] is None
 
 
+def test_the_smallest_p_mann_whitney_can_reach():
+    assert significance.smallest_p(3, 3) == pytest.approx(0.1)
+    assert significance.smallest_p(4, 4) == pytest.approx(2 / 70.0)
+    assert significance.smallest_p(3, 4) == pytest.approx(2 / 35.0)  # still above 0.05
+    assert significance.smallest_p(1, 0) == 1.0
+
+
+def test_too_few_samples_are_not_tested_and_say_so():
+    result = significance.compare([1.0, 2.0, 3.0], [10.0, 11.0, 12.0])
+    assert (result.significant, result.p, result.why, result.n) == (None, None, "too few", (3, 3))
+    assert significance.mark(result) == "\u2248 " and significance.p_text(result) == "too few (3 vs 3)"
+
+
+def test_separated_samples_are_significant_and_overlapping_ones_not():
+    pytest.importorskip("scipy")
+    apart = significance.compare([1.0, 2.0, 3.0, 4.0], [10.0, 11.0, 12.0, 13.0])
+    assert apart.significant and apart.p == pytest.approx(2 / 70.0)
+    assert significance.mark(apart) == "" and significance.p_text(apart) == "0.029"
+    mixed = significance.compare([1.0, 3.0, 5.0, 7.0, 9.0], [2.0, 4.0, 6.0, 8.0, 10.0])
+    assert mixed.significant is False and mixed.p > 0.5 and significance.mark(mixed) == "\u2248 "
+    same = significance.compare([5.0] * 4, [5.0] * 4)
+    assert same.significant is False and same.p == 1.0
+
+
+def test_without_scipy_the_comparison_is_unavailable(monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "scipy", None)
+    monkeypatch.setitem(sys.modules, "scipy.stats", None)
+    result = significance.compare([1.0, 2.0, 3.0, 4.0], [10.0, 11.0, 12.0, 13.0])
+    assert result.why == "unavailable" and significance.mark(result) == "? "
+    assert "scipy is not installed" in significance.footnote([result])
+
+
+def test_runs_compare_by_repeats_medians_only_where_both_were_repeated():
+    one = [(100.0, [99.0, 100.0, 101.0])]
+    repeated = [(90.0, [89.0, 90.0]), (91.0, [90.0, 92.0])]
+    assert significance.samples_of(one, repeated) == (
+        [99.0, 100.0, 101.0], [89.0, 90.0, 90.0, 92.0], "epochs")
+    assert significance.samples_of(repeated, repeated)[2] == "repeats"
+    assert significance.compare_runs(repeated, repeated).n == (2, 2)
+
+
+def test_epoch_speeds_are_the_measured_epochs_and_skip_unusable_ones():
+    made = epochs(100.0, 200.0, 400.0)
+    assert significance.epoch_speeds(made, 3) == pytest.approx([100.0, 200.0, 400.0])
+    made[2]["seconds"] = None
+    made[3] = "garbage"
+    assert significance.epoch_speeds(made, 3) == pytest.approx([100.0])
+    assert significance.epoch_speeds(None, 3) == [] and significance.epoch_speeds(made, 0) == []
+
+
 def test_a_real_run_records_its_verdict_and_prints_it(tmp_path):
     proc = harness("mlp", "--backend", "jax", "--out", tmp_path, "--epochs", 3, "--warmup", 1,
                    "--steps-per-epoch", 3, "--batch-size", 4)
@@ -74,3 +125,35 @@ def test_a_real_run_records_its_verdict_and_prints_it(tmp_path):
     # The tiny steps are under a millisecond or near it; the line says what was found.
     summary = proc.stderr.strip().splitlines()[-1]
     assert (" stable (CV " if verdict["verdict"] == "stable" else " UNSTABLE (CV ") in summary
+
+
+def test_the_sweeps_table_shows_spread_significance_and_unstable_rows():
+    from harness import sweep
+    from test_collect import record
+    unstable = {"verdict": "unstable", "reasons": ["..."], "failed": ["cv", "load"],
+                "cv_pct": 23.04}
+    stable = {"verdict": "stable", "reasons": [], "failed": [], "cv_pct": 1.23}
+    records = [
+        record("mlp", "jax", "jax", speed=1000.0, stability=stable,
+               epoch_speeds=[990.0, 1000.0, 1010.0, 1005.0, 995.0]),
+        record("mlp", "torch", "torch", speed=500.0, stability=unstable,
+               epoch_speeds=[490.0, 500.0, 510.0, 505.0, 495.0]),
+        record("mlp", "tensorflow", "tensorflow", speed=998.0, stability=stable,
+               epoch_speeds=[985.0, 998.0, 1012.0, 1003.0, 992.0]),
+        record("cnn", "jax", "jax", speed=300.0, stability=stable),  # 3 epochs each
+        record("cnn", "torch", "torch", speed=290.0, stability=stable),
+        record("cnn", "tensorflow", status="error")]
+    text = sweep.table(records)
+    lines = text.splitlines()
+    assert lines[0].split() == ["model", "backend", "status", "samples/s", "\u00b1", "CV%",
+                                "vs", "best", "p", "ms/step", "1st", "epoch", "s", "loss",
+                                "stability"]
+    rows = {(line.split()[0], line.split()[1]): line for line in lines[2:8]}
+    assert "\u00b1 1.2 " in rows["mlp", "jax"] and " 1.00 " in rows["mlp", "jax"]
+    assert " best " in rows["mlp", "jax"] and rows["mlp", "jax"].endswith(" stable")
+    assert "\u2248 1.00" in rows["mlp", "tensorflow"] and " 0.841 " in rows["mlp", "tensorflow"]
+    assert " 0.50 " in rows["mlp", "torch"] and " 0.008 " in rows["mlp", "torch"]
+    assert rows["mlp", "torch"].endswith("UNSTABLE: cv, load")
+    assert "\u2248 0.97" in rows["cnn", "torch"] and "too few (3 vs 3)" in rows["cnn", "torch"]
+    assert rows["cnn", "tensorflow"].split()[2] == "error"
+    assert "Mann-Whitney U, two-sided, alpha 0.05" in text and "UNSTABLE marks" in text

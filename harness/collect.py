@@ -9,7 +9,9 @@ Reads the records of harness/schema.py and nothing else: no deep-learning
 framework is imported, so it runs on any host that has `tabulate` (and
 `matplotlib` for --chart). Repeated runs of one configuration become one row
 (the median of their medians, with the coefficient of variation across them);
-runs on different device counts are different rows. Profiled runs are kept out
+runs on different device counts are different rows. Where speeds are ranked (the
+backend comparison, Keras against native), harness.significance decides whether a
+difference is real ("≈" where not), and each run's stability verdict is shown. Profiled runs are kept out
 of every speed (the profiler slows them) and shown only in the phase breakdown
 (--phases).
 Failed, skipped and interrupted runs are listed apart and never enter a speed.
@@ -33,7 +35,7 @@ from collections import OrderedDict, namedtuple
 if not __package__:
     # Run as a script: only harness/ itself is on sys.path, not the package's parent.
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from harness import schema  # noqa: E402
+from harness import schema, significance  # noqa: E402
 
 try:
     from tabulate import tabulate
@@ -97,11 +99,14 @@ EXPORT_FIELDS = (
     "devices", "device_kind", "cpu_devices", "parallel", "global_batch_size",
     "device_batch_size", "data_format", "method", "precision", "image_size", "epochs", "warmup",
     "steps_per_epoch", "profile", "runs", "unit", "speed_median", "speed_min", "speed_max",
-    "speed_cv_pct", "step_ms_median", "epoch_seconds", "loss", "accuracy", "gpu_memory_mb",
+    "speed_cv_pct", "epoch_cv_pct", "unstable_runs", "step_ms_median", "epoch_seconds", "loss", "accuracy", "gpu_memory_mb",
     "gpu_memory_source", "gpu_util_percent") + tuple(PHASES) + (
     "error", "run_ids", "repeat_speeds",
 )
 ERROR_TEXT_LIMIT = 200
+# Where load() keeps a successful record's measured epoch speeds (samples/s), once its
+# samples are dropped.
+EPOCH_SPEEDS = "_epoch_speeds"
 # No figure of a run comes near this; a larger one (or 1e400, read as infinity) is
 # not a measurement, and would overflow the statistics or a chart's axis.
 NUMBER_LIMIT = 1e15
@@ -113,6 +118,18 @@ def _string(value):
 
 def _bool(value):
     return None if isinstance(value, bool) else "true or false"
+
+
+def _one_of(choices):
+    def check(value):
+        return None if isinstance(value, str) and value in choices else \
+            "one of %s" % ", ".join(choices)
+    return check
+
+
+def _strings(value):
+    good = isinstance(value, list) and all(isinstance(item, str) for item in value)
+    return None if good else "a list of strings"
 
 
 def _whole(lowest):
@@ -165,7 +182,14 @@ FIELDS = tuple(
         OPTIONAL),
        (("metrics", "telemetry", "gpu", "devices", "*", "memory_used_mb", "peak"), _real(0),
         OPTIONAL),
-       (("error", "type"), _string, OPTIONAL), (("error", "message"), _string, OPTIONAL)]
+       (("error", "type"), _string, OPTIONAL), (("error", "message"), _string, OPTIONAL),
+       # The stability verdict (timing.stability); records from before it have none.
+       (("metrics", "stability", "verdict"), _one_of(("stable", "unstable")), OPTIONAL),
+       (("metrics", "stability", "failed"), _strings, OPTIONAL),
+       (("metrics", "stability", "cv_pct"), _real(0), OPTIONAL),
+       # Each epoch's samples and seconds: the significance test's samples.
+       (("samples", "epochs", "*", "samples"), _real(0), OPTIONAL),
+       (("samples", "epochs", "*", "seconds"), _real(0), OPTIONAL)]
     + [(("metrics", "phases", name), _real(0), OPTIONAL) for name in PHASES])
 
 
@@ -208,6 +232,18 @@ class Group(object):
         # The coefficient of variation, so that a fast and a slow workload's noise compare.
         self.cv = (100.0 * statistics.stdev(speeds) / statistics.mean(speeds)
                    if len(speeds) > 1 else None)
+        # Each run as significance.compare_runs takes it: (median speed, epoch speeds).
+        self.samples = [(speed, record.get(EPOCH_SPEEDS) or [])
+                        for speed, record in zip(speeds, records)]
+        stabilities = [m.get("stability") for m in metrics]
+        verdicts = [s for s in stabilities if isinstance(s, dict) and s.get("verdict")]
+        # The runs judged, the unstable ones, and the checks they failed.
+        self.judged = len(verdicts)
+        self.unstable = [s for s in verdicts if s["verdict"] == "unstable"]
+        self.failed_checks = sorted({name for s in self.unstable
+                                     for name in (s.get("failed") or [])})
+        self.epoch_cv = _median_or_none(s.get("cv_pct") for s in stabilities
+                                        if isinstance(s, dict))
         self.step_ms = statistics.median(m["step_ms"]["median"] for m in metrics)
         self.epoch_seconds = statistics.median(m["measured"]["seconds"] / m["measured"]["epochs"]
                                                for m in metrics)
@@ -312,6 +348,10 @@ def load(folder):
         emptied.extend((path, note) for note in notes)
         # No table shows the per-step and telemetry samples, and they are most of a
         # record's objects: kept, they would make every garbage collection walk far longer.
+        # The measured epochs' speeds are kept: the significance test's samples.
+        if record["status"] == "ok":
+            record[EPOCH_SPEEDS] = significance.epoch_speeds(
+                _at(record, "samples", "epochs"), record["metrics"]["measured"]["epochs"])
         record.pop("samples", None)
         records.append(record)
     if not records:
@@ -735,27 +775,66 @@ def _dataset_link(dataset):
     return "[%s](%s)" % (label, link) if link else label
 
 
+def _stability_columns(groups):
+    """The epochs' spread and the stability verdict, where some run of `groups` was judged
+    (records from before the verdict have neither)."""
+    if not any(g.judged for g in groups):
+        return []
+    return [Column("Epoch CV %", lambda g: "N/A" if g.epoch_cv is None else
+                   "\u00b1 %.1f" % g.epoch_cv),
+            Column("Stability", _stability_text)]
+
+
+def _stability_text(group):
+    """'stable', 'UNSTABLE: cv, load' (1 of 3 where only some repeats were), or N/A."""
+    if not group.judged:
+        return "N/A"
+    if not group.unstable:
+        return "stable"
+    share = "" if len(group.unstable) == group.runs else " (%d of %d runs)" % (
+        len(group.unstable), group.runs)
+    return "UNSTABLE%s: %s" % (share, ", ".join(group.failed_checks) or "?")
+
+
+STABILITY_NOTE = ("Epoch CV % is the measured epochs' standard deviation over their mean "
+                  "(the median over repeats); UNSTABLE marks a configuration with a run that "
+                  "failed a stability check (cv: epochs vary by 10% or more; outlier: an epoch "
+                  "50% or more from the median; clock: steps under 1 ms timed one by one; load: "
+                  "other work on the machine; warmup: the first measured epoch still slow; "
+                  "epochs: too few to judge). Its figures should not be trusted.")
+
+
 def _comparison_blocks(groups):
-    """Each workload's backends side by side: speed, ratio to the fastest, final loss and
-    accuracy (so that a backend that trains wrongly shows), repeats and their CV."""
+    """Each workload's backends side by side: speed, ratio to the fastest (with "≈" where
+    the difference is not significant), final loss and accuracy (so that a backend that
+    trains wrongly shows), repeats and their CV, the epochs' spread and stability."""
     workloads = OrderedDict()
     for group in groups:
         workloads.setdefault(workload_label(group.identity), []).append(group)
-    rows, ratio = [], {}
+    rows, ratio, versus = [], {}, {}
     for members in workloads.values():
-        fastest = max(g.speed for g in members)
+        fastest = max(members, key=lambda g: (g.speed, g.key))
         for group in sorted(members, key=lambda g: (-g.speed, g.key)):
             rows.append(group)
-            ratio[group.key] = group.speed / fastest
+            ratio[group.key] = group.speed / fastest.speed
+            if group is not fastest:
+                versus[group.key] = significance.compare_runs(group.samples, fastest.samples)
     gpu_columns, notes = _gpu_columns(rows)
+    stability = _stability_columns(rows)
     values = [_speed_column(groups),
-              Column("vs Fastest", lambda g: "%.2f" % ratio[g.key]),
+              Column("vs Fastest", lambda g: significance.mark(versus.get(g.key))
+                     + "%.2f" % ratio[g.key]),
+              Column("p", lambda g: significance.p_text(versus[g.key]) if g.key in versus
+                     else "fastest"),
               Column("Loss", lambda g: _metric(g.loss)),
-              Column("Accuracy", lambda g: _metric(g.accuracy))] + list(REPEATS) + gpu_columns
+              Column("Accuracy", lambda g: _metric(g.accuracy))] + list(REPEATS) + stability \
+        + gpu_columns
     return [Heading(3, "Backend Comparison"),
             "Per workload, fastest first. The speed is the median of the repeats' median "
             "speeds; CV % is their standard deviation relative to their mean.",
-            _table(rows, [WORKLOAD, BACKEND, PACKAGE], values)] + notes
+            _table(rows, [WORKLOAD, BACKEND, PACKAGE], values),
+            significance.footnote(versus.values())] + ([STABILITY_NOTE] if stability else []) \
+        + notes
 
 
 def _native_blocks(groups):
@@ -777,16 +856,21 @@ def _native_blocks(groups):
     if not native_of:
         return []
     rows = [g for g in groups if g.key in native_of]
+    versus = {g.key: significance.compare_runs(g.samples, native_of[g.key].samples)
+              for g in rows}
     unit = _unit(rows)
     values = [Column("Keras (%s/s)" % unit, lambda g: _number(g.speed)),
               Column("Native (%s/s)" % unit, lambda g: _number(native_of[g.key].speed)),
-              Column("vs Native", lambda g: "%.2f" % (g.speed / native_of[g.key].speed))]
+              Column("vs Native", lambda g: significance.mark(versus[g.key])
+                     + "%.2f" % (g.speed / native_of[g.key].speed)),
+              Column("p", lambda g: significance.p_text(versus[g.key]))]
     return [Heading(3, "Keras vs Native"),
             "Keras on each framework against the same network written on that framework "
             "alone (native-*): same model, data, mode, machine, devices, global batch and "
             "precision; the fastest native configuration where several match. vs Native is "
             "Keras's speed over the native speed: below 1.00, Keras costs that much.",
-            _table(rows, [WORKLOAD, BACKEND, PACKAGE], values)]
+            _table(rows, [WORKLOAD, BACKEND, PACKAGE], values),
+            significance.footnote(versus.values())]
 
 
 def _phase_blocks(groups):
@@ -859,6 +943,8 @@ def export_rows(groups, failures):
         row = dict(group.identity, kind=kind_of(group.identity), status="ok", runs=group.runs,
                    unit=group.unit, speed_median=group.speed, speed_min=group.speed_min,
                    speed_max=group.speed_max, speed_cv_pct=group.cv,
+                   epoch_cv_pct=group.epoch_cv,
+                   unstable_runs=len(group.unstable) if group.judged else None,
                    step_ms_median=group.step_ms, epoch_seconds=group.epoch_seconds,
                    loss=group.loss, accuracy=group.accuracy, gpu_memory_mb=group.gpu_memory,
                    gpu_memory_source=group.gpu_memory_source, gpu_util_percent=group.gpu_util,

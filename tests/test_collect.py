@@ -30,9 +30,12 @@ def record(model="resnet50", backend="mxnet", package="mxnet-mkl", instance="C5.
            gpus=0, batch_size=32, data_format="channels_first", dataset="synthetic", speed=None,
            step_ms=None, epoch_seconds=None, status="ok", keras_version="2.1.5", loss=6.9,
            accuracy=0.001, error=None, epochs=3, phases=None, telemetry=None, memory=None,
-           **config):
+           epoch_speeds=None, stability=None, **config):
     """A version-2 record as the runner writes it. Give `speed` (samples/s) or, as the
     RNN table does, `step_ms` and `epoch_seconds`; the other figures follow from them.
+    samples.epochs holds a warm-up epoch and the measured ones, at `epoch_speeds`
+    (samples/s; their count is the epochs measured) or, by default, within 2% of the
+    speed; `stability` is metrics.stability (default none, as before the verdict).
     The device fields follow from `gpus` (or config's cpu_devices) unless given;
     `phases` maps some of the phase names to seconds."""
     number = next(_numbers)
@@ -68,6 +71,14 @@ def record(model="resnet50", backend="mxnet", package="mxnet-mkl", instance="C5.
         speed = speed or 1000.0 * batch_size / step_ms
         epoch_seconds = epoch_seconds or steps * step_ms / 1000.0
         unit = "sequences" if model == "lstm" else "images"
+        if epoch_speeds is not None:
+            epochs = len(epoch_speeds)
+        else:
+            epoch_speeds = [speed * (1 + 0.02 * (i - (epochs - 1) / 2.0)) for i in range(epochs)]
+        samples = steps * batch_size  # per epoch
+        result["samples"] = {"telemetry": None, "epochs": [
+            {"seconds": samples / s, "steps": steps, "samples": samples, "step_seconds": [],
+             "step_samples": []} for s in [speed / 3.0] + list(epoch_speeds)]}
         throughput = dict(median=speed, mean=speed, min=0.9 * speed, max=1.1 * speed,
                           stdev=0.05 * speed, n=steps * epochs, overall=0.98 * speed)
         result["metrics"] = {
@@ -81,7 +92,7 @@ def record(model="resnet50", backend="mxnet", package="mxnet-mkl", instance="C5.
                        "first_step_s": 2.5},
             "loss": loss, "accuracy": accuracy,
             "phases": {name: (phases or {}).get(name) for name in collect.PHASES},
-            "telemetry": telemetry, "memory": memory,
+            "telemetry": telemetry, "memory": memory, "stability": stability,
             "evaluation": None if loss is None else {"loss": loss, "accuracy": accuracy}}
     else:
         result["error"] = error or {"type": "RuntimeError", "message": "it broke",
@@ -320,10 +331,109 @@ def test_backend_comparison_gives_ratio_to_fastest_loss_accuracy_and_cv(tmp_path
     status, markdown, _ = run(folder)
     assert status == 0
     assert table(markdown, "## CNN Benchmarks", "### Backend Comparison") == """\
-| Workload                                                               | Backend   | Package   | Speed (images/s)   | vs Fastest   | Loss   | Accuracy   | Repeats   | CV %   |
-|------------------------------------------------------------------------|-----------|-----------|--------------------|--------------|--------|------------|-----------|--------|
-| MLP, Synthetic, train, 2-core Intel Xeon, CPU, batch 128, channel last | JAX       | jax       | 4200               | 1.00         | 0.52   | 0.84       | 2         | 6.7    |
-| MLP, Synthetic, train, 2-core Intel Xeon, CPU, batch 128, channel last | PyTorch   | torch     | 2100               | 0.50         | 14.5   | 0.1        | 1         | -      |"""
+| Workload                                                               | Backend   | Package   | Speed (images/s)   | vs Fastest   | p       | Loss   | Accuracy   | Repeats   | CV %   |
+|------------------------------------------------------------------------|-----------|-----------|--------------------|--------------|---------|--------|------------|-----------|--------|
+| MLP, Synthetic, train, 2-core Intel Xeon, CPU, batch 128, channel last | JAX       | jax       | 4200               | 1.00         | fastest | 0.52   | 0.84       | 2         | 6.7    |
+| MLP, Synthetic, train, 2-core Intel Xeon, CPU, batch 128, channel last | PyTorch   | torch     | 2100               | 0.50         | 0.024   | 14.5   | 0.1        | 1         | -      |"""
+    # JAX's 6 epochs (two runs) all above PyTorch's 3: the smallest p 6 against 3 can give.
+    assert "Mann-Whitney U, two-sided, alpha 0.05" in section(
+        markdown, "## CNN Benchmarks", "### Backend Comparison")
+
+
+def mlp_run(backend, speed, **settings):
+    return record("mlp", backend, backend.replace("native-", ""), "2-core Intel Xeon", 0, 128,
+                  "channels_last", speed=speed, keras_version="3.15.1", **settings)
+
+
+def comparison(markdown):
+    return [line.split("|")[1:-1] for line in
+            table(markdown, "## CNN Benchmarks", "### Backend Comparison").splitlines()[2:]]
+
+
+def test_a_difference_the_test_cannot_tell_from_noise_is_marked_not_significant(tmp_path):
+    # Five epochs each. JAX's all above PyTorch's: p = 2/252; TensorFlow's interleave
+    # with JAX's: p = 0.84. 3 epochs against JAX's 5: at best p = 2/56, decidable.
+    folder = write(
+        tmp_path,
+        mlp_run("jax", 1000.0, epoch_speeds=[990.0, 1000.0, 1010.0, 1005.0, 995.0]),
+        mlp_run("tensorflow", 998.0, epoch_speeds=[985.0, 998.0, 1012.0, 1003.0, 992.0]),
+        mlp_run("torch", 900.0, epoch_speeds=[890.0, 900.0, 910.0, 905.0, 895.0]),
+        mlp_run("native-torch", 905.0, epoch_speeds=[901.0, 905.0, 909.0]))
+    status, markdown, _ = run(folder)
+    assert status == 0
+    cells = [[cell.strip() for cell in row] for row in comparison(markdown)]
+    assert [(row[1], row[4], row[5]) for row in cells] == [
+        ("JAX", "1.00", "fastest"), ("TensorFlow", "≈ 1.00", "0.841"),
+        ("PyTorch (native)", "0.91", "0.036"), ("PyTorch", "0.90", "0.008")]
+    # Keras on PyTorch against native: 5 epochs against 3 overlap.
+    native = table(markdown, "## CNN Benchmarks", "### Keras vs Native").splitlines()[2]
+    assert "| ≈ 0.99 " in native and "| 0.453 |" in native
+    assert "alpha 0.05" in section(markdown, "## CNN Benchmarks", "### Keras vs Native")
+
+
+def test_too_few_samples_are_said_so_and_repeats_compare_by_their_medians(tmp_path):
+    folder = write(
+        tmp_path,
+        # Three repeats each: their medians are compared, 3 against 3, never significant.
+        *[mlp_run("jax", speed, repeat=3, repeat_index=i, repeat_group="a")
+          for i, speed in enumerate((1000.0, 1010.0, 990.0))]
+        + [mlp_run("torch", speed, repeat=3, repeat_index=i, repeat_group="b")
+           for i, speed in enumerate((500.0, 505.0, 495.0))])
+    status, markdown, _ = run(folder)
+    assert status == 0
+    torch = [cell.strip() for cell in comparison(markdown)[1]]
+    assert torch[4:6] == ["≈ 0.50", "too few (3 vs 3)"]
+    assert "cannot reach p < 0.05" in markdown
+
+
+def test_without_scipy_the_tables_render_and_say_the_test_is_unavailable(tmp_path):
+    folder = write(tmp_path, mlp_run("jax", 1000.0, epochs=5), mlp_run("torch", 500.0, epochs=5))
+    result = _run_script(folder, prelude="import sys; sys.modules['scipy'] = None")
+    assert result.returncode == 0, result.stderr
+    assert "| ? 0.50 " in result.stdout and "| n/a " in result.stdout
+    assert "significance column is unavailable here: scipy is not installed" in result.stdout
+
+
+def test_spread_and_stability_are_shown_where_runs_were_judged(tmp_path):
+    stable = {"verdict": "stable", "reasons": [], "failed": [], "cv_pct": 1.5}
+    unstable = {"verdict": "unstable", "reasons": ["..."], "failed": ["cv", "load"],
+                "cv_pct": 23.0}
+    folder = write(
+        tmp_path,
+        mlp_run("jax", 1000.0, stability=stable, repeat=2, repeat_index=0, repeat_group="a"),
+        mlp_run("jax", 1010.0, stability=unstable, repeat=2, repeat_index=1, repeat_group="a"),
+        mlp_run("torch", 500.0, stability=stable),
+        mlp_run("tensorflow", 400.0))  # from before the verdict
+    status, markdown, errors = run(folder)
+    assert status == 0 and errors == ""
+    lines = table(markdown, "## CNN Benchmarks", "### Backend Comparison").splitlines()
+    header = [cell.strip() for cell in lines[0].split("|")[1:-1]]
+    rows = {row[1].strip(): dict(zip(header, (c.strip() for c in row)))
+            for row in comparison(markdown)}
+    assert (rows["JAX"]["Epoch CV %"], rows["JAX"]["Stability"]) == (
+        "± 12.2", "UNSTABLE (1 of 2 runs): cv, load")
+    assert (rows["PyTorch"]["Epoch CV %"], rows["PyTorch"]["Stability"]) == ("± 1.5", "stable")
+    assert (rows["TensorFlow"]["Epoch CV %"], rows["TensorFlow"]["Stability"]) == ("N/A", "N/A")
+    assert "UNSTABLE marks a configuration" in markdown
+    exported = {row["backend"]: row for row in json.loads(run(folder, "--format", "json")[1])["rows"]}
+    assert exported["jax"]["unstable_runs"] == 1 and exported["tensorflow"]["unstable_runs"] is None
+
+
+def test_old_records_without_a_verdict_render_as_before(tmp_path):
+    status, markdown, errors = run(write(tmp_path, mlp_run("jax", 1000.0), mlp_run("torch", 9.0)))
+    assert status == 0 and errors == "" and "Stability" not in markdown
+
+
+def test_a_wrong_stability_field_is_emptied_and_named(tmp_path):
+    bad = mlp_run("jax", 1000.0, stability={"verdict": "fine", "failed": "cv", "cv_pct": -1})
+    bad["samples"]["epochs"][1]["seconds"] = "soon"
+    status, markdown, errors = run(write(tmp_path, bad, mlp_run("torch", 9.0)))
+    assert status == 0
+    for field in ("metrics.stability.verdict", "metrics.stability.failed",
+                  "metrics.stability.cv_pct", "samples.epochs.*.seconds"):
+        assert field + " is " in errors
+    rows = {row[1].strip(): row for row in comparison(markdown)}
+    assert "JAX" in rows
 
 
 # Devices, GPU telemetry, native baselines, profiles, phases
@@ -417,10 +527,11 @@ def test_keras_on_a_framework_beside_the_same_network_written_on_it(tmp_path):
     status, markdown, _ = run(folder)
     assert status == 0
     assert table(markdown, "## CNN Benchmarks", "### Keras vs Native") == """\
-| Workload                                                         | Backend   | Package   | Keras (images/s)   | Native (images/s)   | vs Native   |
-|------------------------------------------------------------------|-----------|-----------|--------------------|---------------------|-------------|
-| ResNet50V1, Synthetic, train, p4d, 1 GPU, batch 64, channel last | JAX       | jax       | 800                | 1000                | 0.80        |
-| ResNet50V1, Synthetic, train, p4d, 1 GPU, batch 64, channel last | PyTorch   | torch     | 700                | 900                 | 0.78        |"""
+| Workload                                                         | Backend   | Package   | Keras (images/s)   | Native (images/s)   | vs Native   | p                |
+|------------------------------------------------------------------|-----------|-----------|--------------------|---------------------|-------------|------------------|
+| ResNet50V1, Synthetic, train, p4d, 1 GPU, batch 64, channel last | JAX       | jax       | 800                | 1000                | ≈ 0.80      | too few (3 vs 3) |
+| ResNet50V1, Synthetic, train, p4d, 1 GPU, batch 64, channel last | PyTorch   | torch     | 700                | 900                 | ≈ 0.78      | too few (3 vs 3) |"""
+    # 3 epochs against 3 cannot reach p < 0.05 (at best 0.1): not significant, and said why.
 
 
 def test_no_native_table_without_a_matching_native_run(tmp_path):
@@ -739,7 +850,7 @@ def test_runs_as_a_script_and_as_a_module(tmp_path):
 def test_imports_no_framework_and_nothing_that_might(tmp_path):
     check = ("import sys, harness.collect\n"
              "loaded = [m for m in ('tensorflow', 'jax', 'torch', 'mxnet', 'theano', 'cntk',"
-             " 'keras', 'numpy', 'harness.spec', 'harness.datasets', 'matplotlib')"
+             " 'keras', 'numpy', 'harness.spec', 'harness.datasets', 'matplotlib', 'scipy')"
              " if m in sys.modules]\n"
              "assert not loaded, loaded")
     subprocess.run([sys.executable, "-c", check], cwd=ROOT, check=True)

@@ -2,7 +2,8 @@
 format finishes without a traceback, and every valid record's run is in the JSON export.
 
 The records are real ones (tests/test_collect.py's `record`, as the runner writes them:
-telemetry, memory, phases, native baselines, failures), then damaged: at paths drawn
+telemetry, memory, phases, the stability verdict, the epochs' samples, native
+baselines, failures), then damaged: at paths drawn
 from the record's own structure, values are deleted or replaced by arbitrary JSON
 (wrong types, NaN, infinities, huge numbers, nested lists and objects). Beside them lie
 truncated copies and files that are not UTF-8. Whether a damaged record is still valid
@@ -32,7 +33,9 @@ def base_records():
     """One of each shape the tables treat differently."""
     phases = {name: 1.5 for name in collect.PHASES}
     return [
-        record("cnn", "tensorflow", "tensorflow", "C5.xLarge", speed=300.0, phases=phases),
+        record("cnn", "tensorflow", "tensorflow", "C5.xLarge", speed=300.0, phases=phases,
+               stability={"verdict": "unstable", "reasons": ["..."], "failed": ["cv"],
+                          "cv_pct": 12.0, "epochs": 3}),
         record("cnn", "torch", "torch", "C5.xLarge", speed=250.0),
         record("cnn", "native-torch", "torch", "C5.xLarge", speed=280.0),
         record("resnet50", "jax", "jax", "P3.8xLarge", gpus=4, batch_size=128, speed=900.0,

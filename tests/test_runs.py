@@ -233,10 +233,12 @@ def test_sweep_runs_each_backend_in_its_own_process(tmp_path):
     assert sorted((r["config"]["model"], r["config"]["backend"]) for r in records) == \
         sorted((m, b) for m in ("mlp", "lstm") for b in INSTALLED_BACKENDS)
     assert len({r["environment"]["env_vars"]["KERAS_BACKEND"] for r in records}) == len(INSTALLED_BACKENDS)
-    table = proc.stdout.splitlines()
+    table, notes = proc.stdout.split("\n\n")  # the table, then its footnotes
+    table = table.splitlines()
     assert table[0].split()[:4] == ["model", "backend", "status", "samples/s"]
     assert len(table) == 2 + len(records)
     assert all(" ok " in line for line in table[2:])
+    assert "Mann-Whitney U, two-sided, alpha 0.05" in notes
 
 
 def test_sweep_records_a_run_whose_process_died(tmp_path, monkeypatch):

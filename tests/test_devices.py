@@ -9,7 +9,7 @@ import os
 import pytest
 
 from conftest import SHARED_RUNS, harness, only_result
-from test_runs import TINY, assert_counts_add_up
+from test_runs import TINY, assert_counts_add_up, assert_stopped_at_a_step_end
 
 PARALLEL = {
     "jax": "keras.distribution.DataParallel",
@@ -119,3 +119,8 @@ def test_profile_writes_the_framework_trace_beside_the_result(tmp_path, backend)
     files = [os.path.join(root, f) for root, _, names in os.walk(str(folder)) for f in names]
     assert files and all(os.path.getsize(f) > 0 for f in files), files
     assert backend in record["profile"]["tool"]
+
+
+def test_sigterm_stops_every_pytorch_process_at_a_step_end(tmp_path):
+    """Rank 0 leaves mid-epoch; its workers, left waiting in a collective, are ended with it."""
+    assert_stopped_at_a_step_end(tmp_path / "out", "torch", "--cpu-devices", 2)

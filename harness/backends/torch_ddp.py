@@ -13,6 +13,8 @@ import os
 import socket
 import traceback
 
+from harness import stopping
+
 # Set in the processes rank 0 starts: which rank a process is.
 RANK_VARIABLE = "BENCH_DDP_RANK"
 # Keras's RMSprop and Adam defaults, given to torch's (whose own differ).
@@ -58,13 +60,16 @@ class Group:
             self.leave()
         finally:
             # Raised here, a worker's failure also explains rank 0's own (a peer gone mid-step).
+            # After a stop request rank 0 left mid-epoch: the workers wait for it in a
+            # collective and would never end on their own.
             for worker in workers:
-                worker.join(60)
+                worker.join(0 if stopping.requested() else 60)
                 if worker.is_alive():
                     worker.terminate()
+                    worker.join()
             failed = ["rank %d: exit code %s" % (rank, w.exitcode)
                       for rank, w in enumerate(workers, 1) if w.exitcode != 0]
-            if failed:
+            if failed and not stopping.requested():  # else they were stopped, by rank 0
                 reasons = [errors.get() for _ in range(len(failed)) if not errors.empty()]
                 raise RuntimeError("data-parallel worker processes failed (%s)\n%s"
                                    % (", ".join(failed), "\n".join(reasons)))

@@ -16,6 +16,10 @@ from harness.backends import keras2, legacy
 from harness.models import Recipe
 from test_runs import TINY, assert_counts_add_up, assert_stopped_at_a_step_end
 
+# One pytest worker runs this file: Theano's compile cache (~/.theano) is not safe for two
+# processes compiling into it at once (a cold cache failed on `assert key not in self.keys`).
+pytestmark = pytest.mark.xdist_group("keras2")
+
 # environment -> (its folder, the backend it runs, the distribution that provides `keras`)
 ENVS = {
     "mxnet": (".venv-mxnet", "mxnet", "keras-mxnet"),

@@ -12,6 +12,15 @@ sys.path.insert(0, REPO)
 # and PyTorch's OpenMP threads, oversubscribed, slowed a tiny run from 6 s to over 70 s.
 # The tests check what runs and what is recorded; the benches under bench/ measure speed.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Every Keras shares ~/.keras/keras.json, and the first to run writes it: keras-mxnet writes
+# "backend": "mxnet", which Keras 2.1.5 refuses with a bare AssertionError before it reads
+# KERAS_BACKEND. Write it first, as Keras 3 would, with a backend every Keras accepts.
+KERAS_JSON = os.path.join(os.path.expanduser("~"), ".keras", "keras.json")
+if not os.path.exists(KERAS_JSON):
+    os.makedirs(os.path.dirname(KERAS_JSON), exist_ok=True)
+    with open(KERAS_JSON, "w") as f:
+        f.write('{"floatx": "float32", "epsilon": 1e-07, "backend": "tensorflow", '
+                '"image_data_format": "channels_last"}\n')
 
 from harness import backends, schema  # noqa: E402
 from harness.spec import KERAS3_BACKENDS  # noqa: E402

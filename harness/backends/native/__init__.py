@@ -37,6 +37,9 @@ class Adapter(SingleProcessAdapter):
     def __init__(self, spec, framework):
         self.name = spec.backend
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
+        # TensorFlow imports Keras as it loads: Keras must not try the backend that
+        # ~/.keras/keras.json names (keras-mxnet writes "mxnet" there).
+        os.environ["KERAS_BACKEND"] = framework
         hide_gpus_for_cpu_run(spec)
         if spec.gpus == 0 and framework == "jax":
             os.environ["JAX_PLATFORMS"] = "cpu"

@@ -46,6 +46,13 @@ RUN_OPTIONS = (
     (("--cpu-devices",), dict(type=int, help="split the CPU into this many devices and train "
                                              "data-parallel on them, as on GPUs (default: 1)")),
     (("--precision",), dict(choices=specs.PRECISIONS, help="dtype policy (default: float32)")),
+    (("--jit-compile",), dict(choices=specs.JIT_COMPILE,
+                              help="compile the training step: XLA on TensorFlow and JAX, "
+                                   "torch.compile on PyTorch; auto lets Keras choose (default: "
+                                   "auto). The result records what each backend resolved it to")),
+    (("--tf32",), dict(choices=specs.TF32, help="TF32 matmuls on NVIDIA Ampere and newer, set "
+                                                "alike on every backend (default: off, the "
+                                                "seeds' float32)")),
     (("--seed",), dict(type=int, help="seed of the synthetic data and the weights (default: 1234)")),
     (("--out",), dict(help="folder the result files go to (default: results)")),
     (("--instance",), dict(help="the tables' Instance Type label (default: derived from the host)")),

@@ -20,6 +20,13 @@ METHODS = ("fit", "train_on_batch", "generator")
 TIMINGS = ("step", "epoch")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 DATA_FORMATS = ("channels_first", "channels_last")
+# Speed knobs set alike on every backend and recorded with the result.
+# jit_compile goes to Keras's compile (XLA on TensorFlow and JAX, torch.compile on
+# PyTorch; "auto" lets Keras choose) and to the native networks' own compilers.
+JIT_COMPILE = ("auto", "on", "off")
+# TF32 matmuls on NVIDIA Ampere and newer: TensorFlow and JAX use them by default,
+# PyTorch does not; "off" keeps the seeds' float32 on every backend.
+TF32 = ("on", "off")
 
 # Per workload: the data sets it reads, the seeds' batch size, the steps of one
 # synthetic epoch (each measured epoch lasts about a second or more on two
@@ -68,6 +75,8 @@ _FIELDS = (
     ("gpus", None),             # None: one GPU if any is visible, else the CPU
     ("cpu_devices", 1),         # >1: split the CPU into this many devices, data-parallel
     ("precision", "float32"),
+    ("jit_compile", "auto"),    # auto: Keras's own choice per backend
+    ("tf32", "off"),            # TF32 matmuls off on every backend (the seeds' float32)
     ("seed", 1234),
     ("out", "results"),
     ("instance", None),         # None: derived from the host
@@ -167,6 +176,11 @@ def check(spec):
     if spec.precision not in PRECISIONS:
         raise UsageError("unknown precision %r; choose from %s"
                          % (spec.precision, ", ".join(PRECISIONS)))
+    if spec.jit_compile not in JIT_COMPILE:
+        raise UsageError("unknown --jit-compile %r; choose from %s"
+                         % (spec.jit_compile, ", ".join(JIT_COMPILE)))
+    if spec.tf32 not in TF32:
+        raise UsageError("unknown --tf32 %r; choose from %s" % (spec.tf32, ", ".join(TF32)))
     if spec.data_format is not None and spec.data_format not in DATA_FORMATS:
         raise UsageError("unknown data format %r; choose from %s"
                          % (spec.data_format, ", ".join(DATA_FORMATS)))

@@ -13,7 +13,10 @@ import sys
 
 import pytest
 
-from harness import collect, schema
+from harness import schema
+from harness.collector import cli as collect_cli
+from harness.collector import labels
+from harness.collector.records import load
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BACKEND_VERSIONS = {"mxnet": "1.1.0", "tensorflow": "1.7.0", "jax": "0.10.2", "torch": "2.13.0",
@@ -91,7 +94,7 @@ def record(model="resnet50", backend="mxnet", package="mxnet-mkl", instance="C5.
                        "seconds": 3 * epoch_seconds, "first_epoch_s": 3 * epoch_seconds,
                        "first_step_s": 2.5},
             "loss": loss, "accuracy": accuracy,
-            "phases": {name: (phases or {}).get(name) for name in collect.PHASES},
+            "phases": {name: (phases or {}).get(name) for name in labels.PHASES},
             "telemetry": telemetry, "memory": memory, "stability": stability,
             "evaluation": None if loss is None else {"loss": loss, "accuracy": accuracy}}
     else:
@@ -122,12 +125,12 @@ def write(folder, *records):
 
 
 def run(folder, *options):
-    """collect.main in this process: (exit status, stdout, stderr)."""
+    """The collector's main in this process: (exit status, stdout, stderr)."""
     out, err = io.StringIO(), io.StringIO()
     saved = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = out, err
     try:
-        status = collect.main([str(folder)] + list(options))
+        status = collect_cli.main([str(folder)] + list(options))
     finally:
         sys.stdout, sys.stderr = saved
     return status, out.getvalue(), err.getvalue()
@@ -879,5 +882,5 @@ def test_profile_traces_beside_results_are_not_read_as_results(tmp_path):
     trace = tmp_path / "x.profile" / "trace.json"
     trace.parent.mkdir()
     trace.write_text('{"traceEvents": []}')
-    records, unreadable, emptied = collect.load(str(tmp_path))
+    records, unreadable, emptied = load(str(tmp_path))
     assert records and unreadable == [] and emptied == []

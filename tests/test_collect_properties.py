@@ -18,7 +18,8 @@ import tempfile
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from harness import collect, schema
+from harness import schema
+from harness.collector.labels import PHASES
 from test_collect import gpu_telemetry, record, run
 
 # Generated inputs per run: the text formats are fast; each chart is a matplotlib render.
@@ -31,7 +32,7 @@ SETTINGS = dict(deadline=None, derandomize=False, database=None,
 
 def base_records():
     """One of each shape the tables treat differently."""
-    phases = {name: 1.5 for name in collect.PHASES}
+    phases = {name: 1.5 for name in PHASES}
     return [
         record("cnn", "tensorflow", "tensorflow", "C5.xLarge", speed=300.0, phases=phases,
                stability={"verdict": "unstable", "reasons": ["..."], "failed": ["cv"],
@@ -176,7 +177,7 @@ def write_folder(files):
 def test_every_format_finishes_and_every_valid_run_is_exported(files):
     folder = write_folder(files)
     try:
-        # collect.main runs in this process: a traceback fails the test where it happens.
+        # The collector's main runs in this process: a traceback fails the test where it happens.
         results = {fmt: run(folder, "--format", fmt) for fmt in ("csv", "json")}
         results["md"] = run(folder, "--phases")
         results["rnn"] = run(folder, "--kind", "rnn")

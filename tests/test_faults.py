@@ -18,7 +18,8 @@ import time
 
 import pytest
 
-from harness import cli, collect, schema
+from harness import cli, schema
+from harness.collector.records import CollectError, load
 from harness.datasets import DataError
 from test_collect import record
 from test_datasets import spec_for, write_cifar, write_mnist, write_wikitext, NIETZSCHE
@@ -183,7 +184,7 @@ def test_eight_processes_writing_fifty_results_each_lose_none(tmp_path):
         run_ids.update(output.split())
     assert len(run_ids) == 400
     assert len(os.listdir(str(out))) == 400  # no temporary file left
-    records, unreadable, emptied = collect.load(str(out))
+    records, unreadable, emptied = load(str(out))
     assert (unreadable, emptied) == ([], [])
     assert {one["run_id"] for one in records} == run_ids
 
@@ -210,11 +211,11 @@ def test_a_writer_killed_mid_write_leaves_nothing_read_as_a_result(tmp_path):
     for path in results:
         schema.read(path)
     if results:
-        records, unreadable, _ = collect.load(str(out))
+        records, unreadable, _ = load(str(out))
         assert unreadable == [] and len(records) == len(results)
     else:
-        with pytest.raises(collect.CollectError, match="no result files"):
-            collect.load(str(out))
+        with pytest.raises(CollectError, match="no result files"):
+            load(str(out))
 
 
 # --- data files ---

@@ -1,0 +1,8 @@
+"""The collector: result files to the seeds' Markdown tables (or CSV, JSON) and a chart.
+
+One module per job: `records` reads and checks the files, `groups` gathers repeats
+into configurations, `labels` names things as the seeds do, `tables` lays out the
+seeds' tables as Markdown, `export` writes CSV and JSON, `chart` draws the PNG, and
+`cli` is the command line (run as `python harness/collect.py`, which imports it).
+No module here imports a deep-learning framework.
+"""

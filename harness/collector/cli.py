@@ -1,0 +1,63 @@
+"""The collector's command line (harness/collect.py runs it; see there for its usage)."""
+import argparse
+import sys
+
+from harness.collector import export, tables
+from harness.collector.chart import write_chart
+from harness.collector.groups import collapse, failures_of
+from harness.collector.labels import kind_of
+from harness.collector.records import CollectError, load
+
+
+def render(output_format, groups, failures, unreadable, kind, phases=False, emptied=()):
+    """The output text in `output_format` (md, csv or json); `phases` adds the Markdown's
+    phase tables (CSV and JSON always hold the phases). JSON also lists the files skipped
+    (`unreadable`) and the fields emptied in records that were kept (`emptied`)."""
+    if output_format == "md":
+        return tables.markdown(tables.report(groups, failures, kind, phases))
+    rows = export.export_rows(groups, failures)
+    if output_format == "csv":
+        return export.csv_text(rows)
+    return export.json_text(rows, unreadable, emptied)
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="collect", description="Tabulate a folder of benchmark result files.")
+    parser.add_argument("folder", help="folder of result files (searched recursively)")
+    parser.add_argument("--kind", choices=("cnn", "rnn", "all"), default="all",
+                        help="image models (cnn, MLP included), the LSTM (rnn), or both")
+    parser.add_argument("--format", dest="output_format", choices=("md", "csv", "json"),
+                        default="md", help="Markdown tables, or the numbers behind them")
+    parser.add_argument("--chart", metavar="PATH.png", help="also draw the speeds into this PNG")
+    parser.add_argument("--phases", action="store_true",
+                        help="add to the Markdown the seconds each configuration spent per "
+                             "phase (import, data, build, compile, first epoch, warm-up, "
+                             "steady, evaluate, total), profiled runs included")
+    return parser
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    if tables.tabulate is None:
+        sys.stderr.write("collect: the 'tabulate' package is required: pip install tabulate\n")
+        return 2
+    try:
+        records, unreadable, emptied = load(args.folder)
+        for path, reason in unreadable:
+            sys.stderr.write("collect: skipped %s: %s\n" % (path, reason))
+        for path, note in emptied:
+            sys.stderr.write("collect: kept %s, but %s\n" % (path, note))
+        records = [r for r in records if args.kind in ("all", kind_of(r["config"]))]
+        groups = collapse([r for r in records if r["status"] == "ok"])
+        failures = failures_of([r for r in records if r["status"] != "ok"])
+        # The chart comes first so that a missing matplotlib stops before any output.
+        if args.chart:
+            write_chart(groups, args.chart)
+        sys.stdout.write(render(args.output_format, groups, failures, unreadable, args.kind,
+                                args.phases, emptied))
+    except CollectError as error:
+        sys.stderr.write("collect: %s\n" % error)
+        return error.exit_status
+    return 0
+

@@ -1,0 +1,87 @@
+"""Names and orders as the seeds write them, and the text that labels a configuration.
+
+Anything unknown keeps its own name and sorts after the known ones.
+"""
+from collections import OrderedDict
+
+MODELS = ("mlp", "cnn", "resnet", "resnet50", "vgg16", "lstm")
+RNN_MODELS = ("lstm",)
+MODEL_LABELS = {"mlp": "MLP", "cnn": "Simple CNN", "resnet50": "ResNet50V1",
+                "vgg16": "VGG16", "lstm": "LSTM"}
+DATASETS = ("cifar10", "imagenet", "synthetic", "mnist", "nietzsche", "wikitext2")
+DATASET_LABELS = {"cifar10": "CIFAR-10", "imagenet": "ImageNet", "synthetic": "Synthetic",
+                  "mnist": "MNIST", "nietzsche": "Nietzsche", "wikitext2": "WikiText-2"}
+DATASET_LINKS = {"cifar10": "https://www.cs.toronto.edu/~kriz/cifar.html",
+                 "imagenet": "http://image-net.org"}
+BACKEND_LABELS = {"tensorflow": "TensorFlow", "mxnet": "MXNet", "jax": "JAX", "torch": "PyTorch",
+                  "native-tensorflow": "TensorFlow (native)", "native-jax": "JAX (native)",
+                  "native-torch": "PyTorch (native)", "theano": "Theano", "cntk": "CNTK"}
+# native-X is the network written on framework X itself, no Keras: Keras-on-X's reference.
+NATIVE_PREFIX = "native-"
+METHODS = ("fit", "train_on_batch", "generator")
+METHOD_LABELS = {"generator": "fit_generator"}
+DATA_FORMAT_LABELS = {"channels_last": "channel last", "channels_first": "channel first"}
+# metrics.phases, in the order a run goes through them, with the phases table's headers.
+PHASES = OrderedDict((("import_s", "Import"), ("data_s", "Data"), ("build_s", "Build"),
+                      ("compile_s", "Compile"), ("first_epoch_s", "First Epoch"),
+                      ("warmup_s", "Warm-up"), ("steady_s", "Steady"),
+                      ("evaluate_s", "Evaluate"), ("total_s", "Total")))
+ERROR_TEXT_LIMIT = 200
+
+
+def kind_of(identity):
+    """Which of the seeds' documents a configuration belongs in: "rnn" or "cnn"."""
+    return "rnn" if identity.get("model") in RNN_MODELS else "cnn"
+
+
+def model_label(identity):
+    model = identity.get("model")
+    if model == "resnet":
+        return "ResNet%sv%s" % (identity.get("resnet_layers"), identity.get("resnet_version"))
+    return MODEL_LABELS.get(model, model)
+
+
+def dataset_label(dataset):
+    return DATASET_LABELS.get(dataset, dataset)
+
+
+def backend_label(backend):
+    return BACKEND_LABELS.get(backend, backend)
+
+
+def data_format_label(data_format):
+    return DATA_FORMAT_LABELS.get(data_format, str(data_format))
+
+
+def method_label(method):
+    return "`%s`" % METHOD_LABELS.get(method, method)
+
+
+def devices_label(identity):
+    """'CPU', '4 CPU devices', '1 GPU', '4 GPUs'."""
+    devices = identity.get("devices")
+    if not identity.get("gpus"):
+        return "CPU" if devices == 1 else "%s CPU devices" % devices
+    return "1 GPU" if devices == 1 else "%s GPUs" % devices
+
+
+def workload_label(identity):
+    """What backends are compared on: model, data, mode, machine, devices, global batch and
+    data format (and whether the profiler slowed it)."""
+    parts = [model_label(identity), dataset_label(identity.get("dataset")),
+             "infer" if identity.get("inference") else "train", str(identity.get("instance")),
+             devices_label(identity), "batch %s" % identity.get("global_batch_size"),
+             data_format_label(identity.get("data_format"))]
+    if identity.get("method") not in (None, "fit"):
+        parts.append(METHOD_LABELS.get(identity["method"], identity["method"]))
+    if identity.get("precision") not in (None, "float32"):
+        parts.append(identity["precision"])
+    return ", ".join(parts) + (" (profiled)" if identity.get("profile") else "")
+
+
+def error_text(record):
+    """A failed run's error in one line of at most ERROR_TEXT_LIMIT characters."""
+    error = record.get("error") or {}
+    message = str(error.get("message") or "").strip().splitlines()
+    text = "%s: %s" % (error.get("type"), message[0] if message else "")
+    return text if len(text) <= ERROR_TEXT_LIMIT else text[:ERROR_TEXT_LIMIT - 3] + "..."

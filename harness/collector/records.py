@@ -1,0 +1,224 @@
+"""Reading result files: every record under a folder, each field the output reads checked.
+
+One bad file must not cost the table of all the good ones: every field the
+output reads is checked once, as a record is read (FIELDS, `checked`), so the
+rendering code can trust what it gets. A file that cannot be read, or whose
+required field is wrong, is named with the field and skipped; a wrong optional
+field is named and emptied, and the rest of its record is shown.
+"""
+import json
+import math
+import os
+from collections import OrderedDict
+
+from harness import schema, significance
+from harness.collector.labels import PHASES
+
+
+class CollectError(Exception):
+    """A reason to stop with a one-line message and a non-zero exit status."""
+
+    exit_status = 1
+
+
+class MissingPackage(CollectError):
+    exit_status = 2
+
+
+# The software a run ran on, from its environment: part of what makes two runs repeats.
+ENVIRONMENT_IDENTITY = ("backend_package", "backend_version", "keras_version")
+# Where load() keeps a successful record's measured epoch speeds (samples/s), once its
+# samples are dropped.
+EPOCH_SPEEDS = "_epoch_speeds"
+# No figure of a run comes near this; a larger one (or 1e400, read as infinity) is
+# not a measurement, and would overflow the statistics or a chart's axis.
+NUMBER_LIMIT = 1e15
+
+
+def is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def at(value, *path):
+    """value[path[0]][path[1]]..., or None where a step is missing or not an object."""
+    for name in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(name)
+    return value
+
+
+def _string(value):
+    return None if isinstance(value, str) else "a string"
+
+
+def _bool(value):
+    return None if isinstance(value, bool) else "true or false"
+
+
+def _one_of(choices):
+    def check(value):
+        return None if isinstance(value, str) and value in choices else \
+            "one of %s" % ", ".join(choices)
+    return check
+
+
+def _strings(value):
+    good = isinstance(value, list) and all(isinstance(item, str) for item in value)
+    return None if good else "a list of strings"
+
+
+def _whole(lowest):
+    """Whole numbers from `lowest` up (GPUs may be 0, devices and batches not)."""
+    def check(value):
+        good = isinstance(value, int) and not isinstance(value, bool) \
+            and lowest <= value <= NUMBER_LIMIT
+        return None if good else "an integer of at least %d" % lowest
+    return check
+
+
+def _real(lowest, above=False):
+    """Finite numbers from `lowest` (strictly above it with `above`) up to NUMBER_LIMIT."""
+    def check(value):
+        good = is_number(value) and math.isfinite(value) and value <= NUMBER_LIMIT and (
+            value > lowest if above else value >= lowest)
+        return None if good else "a number %s %g" % ("above" if above else "of at least", lowest)
+    return check
+
+
+ANY_STATUS = schema.STATUSES
+OK_ONLY = ("ok",)
+OPTIONAL = ()
+# Every field that a table, the chart, an export or a comparison reads: (path, check,
+# the statuses that need it). `*` is each item of a list. A field that a record of
+# its status needs is there and passes its check, or the record is skipped; any
+# other field is None or passes, or it is emptied (set to None). A config field
+# that only becomes text (str()) in a cell is not listed: any JSON value prints.
+FIELDS = tuple(
+    [(("config", name), _string, ANY_STATUS) for name in ("model", "backend", "dataset")]
+    + [(("config", name), _whole(1), OK_ONLY) for name in ("global_batch_size", "devices")]
+    + [(("metrics", section, name), _real(0, above=True), OK_ONLY)
+       for section, name in (("throughput", "median"), ("step_ms", "median"),
+                             ("measured", "seconds"), ("measured", "epochs"))]
+    # Optional: in sets, dict look-ups and joined labels (so hashable text or numbers).
+    + [(("config", name), _string, OPTIONAL) for name in (
+        "instance", "data_format", "method", "precision", "device_kind", "parallel")]
+    + [(("environment", name), _string, OPTIONAL) for name in ENVIRONMENT_IDENTITY]
+    + [(("config", name), _whole(0), OPTIONAL) for name in ("gpus", "repeat_index")]
+    + [(("config", name), _whole(1), OPTIONAL) for name in (
+        "resnet_version", "resnet_layers", "image_size", "device_batch_size", "cpu_devices")]
+    + [(("config", name), _bool, OPTIONAL) for name in ("inference", "profile")]
+    + [(("metrics", "unit"), _string, OPTIONAL),
+       (("metrics", "memory", "source"), _string, OPTIONAL),
+       (("metrics", "loss"), _real(-NUMBER_LIMIT), OPTIONAL),
+       (("metrics", "accuracy"), _real(-NUMBER_LIMIT), OPTIONAL),
+       (("metrics", "memory", "peak_mb"), _real(0), OPTIONAL),
+       (("metrics", "telemetry", "gpu", "available"), _bool, OPTIONAL),
+       (("metrics", "telemetry", "gpu", "devices", "*", "util_percent", "mean"), _real(0),
+        OPTIONAL),
+       (("metrics", "telemetry", "gpu", "devices", "*", "memory_used_mb", "peak"), _real(0),
+        OPTIONAL),
+       (("error", "type"), _string, OPTIONAL), (("error", "message"), _string, OPTIONAL),
+       # The stability verdict (timing.stability); records from before it have none.
+       (("metrics", "stability", "verdict"), _one_of(("stable", "unstable")), OPTIONAL),
+       (("metrics", "stability", "failed"), _strings, OPTIONAL),
+       (("metrics", "stability", "cv_pct"), _real(0), OPTIONAL),
+       # Each epoch's samples and seconds: the significance test's samples.
+       (("samples", "epochs", "*", "samples"), _real(0), OPTIONAL),
+       (("samples", "epochs", "*", "seconds"), _real(0), OPTIONAL)]
+    + [(("metrics", "phases", name), _real(0), OPTIONAL) for name in PHASES])
+
+
+def load(folder):
+    """Every usable record under `folder`, checked (see FIELDS); (path, reason) for each file
+    skipped; and (path, note) for each optional field emptied in a record that was kept."""
+    if not os.path.exists(folder):
+        raise CollectError("no such folder: %s" % folder)
+    if not os.path.isdir(folder):
+        raise CollectError("not a folder: %s" % folder)
+    paths = []
+    for root, folders, files in os.walk(folder):
+        # Hidden names are a run still writing its file (schema.write's .partial-*);
+        # RESULT.profile/ holds a profiler's trace (--profile), not results.
+        folders[:] = sorted(name for name in folders
+                            if not name.startswith(".") and not name.endswith(schema.PROFILE_SUFFIX))
+        paths.extend(os.path.join(root, name) for name in sorted(files)
+                     if name.endswith(".json") and not name.startswith("."))
+    if not paths:
+        raise CollectError("no result files (*.json) in %s" % folder)
+    records, unreadable, emptied, first_copy = [], [], [], {}
+    for path in paths:
+        try:
+            record, notes = checked(schema.read(path))
+        except (schema.SchemaError, OSError) as error:
+            unreadable.append((path, str(error)))
+            continue
+        # Results gathered from several machines may hold one run twice.
+        run = (record["run_id"], record["started_at"])
+        if run in first_copy:
+            unreadable.append((path, "the same run as %s" % first_copy[run]))
+            continue
+        first_copy[run] = path
+        emptied.extend((path, note) for note in notes)
+        # No table shows the per-step and telemetry samples, and they are most of a
+        # record's objects: kept, they would make every garbage collection walk far longer.
+        # The measured epochs' speeds are kept: the significance test's samples.
+        if record["status"] == "ok":
+            record[EPOCH_SPEEDS] = significance.epoch_speeds(
+                at(record, "samples", "epochs"), record["metrics"]["measured"]["epochs"])
+        record.pop("samples", None)
+        records.append(record)
+    if not records:
+        raise CollectError("none of the %d result files in %s could be read" % (len(paths), folder))
+    return records, unreadable, emptied
+
+
+def checked(record):
+    """`record` (a valid schema record) with every field in FIELDS checked: raises SchemaError
+    naming the first field its status needs that is missing or wrong; empties (sets to None)
+    each other field that is wrong, and returns (record, a note per emptied field)."""
+    notes = []
+    for where, fields in _FIELDS_BY_HOLDER.items():
+        holders = _holders(record, where)
+        for name, check, needed_by in fields:
+            needed = record["status"] in needed_by
+            present = [holder for holder in holders if name in holder]
+            if needed and not present:
+                raise schema.SchemaError("%s is missing" % ".".join(where + (name,)))
+            for holder in present:
+                value = holder[name]
+                problem = None if value is None and not needed else check(value)
+                if problem is None:
+                    continue
+                text = "%s is %s, not %s" % (".".join(where + (name,)), _kind(value), problem)
+                if needed:
+                    raise schema.SchemaError(text)
+                holder[name] = None
+                notes.append(text + ": shown empty")
+    return record, notes
+
+
+# FIELDS by the path of the object that holds them: each object is found once per record.
+_FIELDS_BY_HOLDER = OrderedDict()
+for _path, _check, _needed_by in FIELDS:
+    _FIELDS_BY_HOLDER.setdefault(_path[:-1], []).append((_path[-1], _check, _needed_by))
+
+
+def _holders(value, path):
+    """The objects at `path` in the object `value`; a `*` step goes into each item of a
+    list. None where the path breaks off (a step missing, or of another type)."""
+    holders = [value]
+    for index, step in enumerate(path):
+        if step == "*":
+            holders = [item for holder in holders for item in holder]
+        else:
+            holders = [holder[step] for holder in holders if step in holder]
+        kind = list if path[index + 1:index + 2] == ("*",) else dict
+        holders = [holder for holder in holders if isinstance(holder, kind)]
+    return holders
+
+
+def _kind(value):
+    """How a wrong value is named: its JSON type, and the value itself where short."""
+    text = json.dumps(value)
+    return "%s %s" % (type(value).__name__, text) if len(text) <= 40 else type(value).__name__

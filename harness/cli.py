@@ -8,80 +8,8 @@ import os
 import sys
 
 from harness import backends, spec as specs
+from harness.options import MODEL_OPTIONS, REPEAT_OPTIONS, RUN_OPTIONS, run_options
 from harness.spec import UsageError
-
-# Options every run takes: (flags, argparse keywords). The sweep passes them on.
-RUN_OPTIONS = (
-    (("--dataset",), dict(choices=specs.DATASETS, help="data set (default: synthetic)")),
-    (("--data-dir",), dict(help="folder of real data sets (default: $BENCH_DATA, then "
-                                "the Keras cache folder ~/.keras/datasets)")),
-    (("--batch-size",), dict(type=int, help="global batch size, split over the devices "
-                                            "(default: the workload's)")),
-    (("--per-device-batch",), dict(action="store_true", default=None,
-                                   help="--batch-size is per device: the global batch is it "
-                                        "times the devices")),
-    (("--epochs",), dict(type=int, help="measured epochs (default: 3)")),
-    (("--warmup",), dict(type=int, help="epochs run first and not counted: they include "
-                                        "graph building and compilation (default: 1)")),
-    (("--steps-per-epoch",), dict(type=int, help="steps in an epoch (default: the workload's "
-                                                 "for synthetic data, one full pass for real data)")),
-    (("--min-steps",), dict(type=int, help="measure more epochs until at least this many "
-                                           "steps are measured (default: 0)")),
-    (("--min-seconds",), dict(type=float, help="measure more epochs until at least this many "
-                                               "seconds are measured (default: 0)")),
-    (("--method",), dict(choices=specs.METHODS, help="Keras fit on arrays, one train_on_batch "
-                                                     "call per step, or fit on a generator "
-                                                     "(default: fit)")),
-    (("--timing",), dict(choices=specs.TIMINGS, help="read the clock after every step (each "
-                                                     "step then waits for the device) or only at "
-                                                     "epoch ends, letting the backend queue steps "
-                                                     "ahead (default: epoch when training on "
-                                                     "GPUs, else step)")),
-    (("--inference",), dict(action="store_true", default=None,
-                            help="measure predict throughput instead of training")),
-    (("--data-format",), dict(choices=specs.DATA_FORMATS,
-                              help="image layout (default: the backend's configured one)")),
-    (("--gpus",), dict(type=int, help="GPUs to use, data-parallel when more than one; 0 is "
-                                      "the CPU (default: 1 if a GPU is visible, else 0)")),
-    (("--cpu-devices",), dict(type=int, help="split the CPU into this many devices and train "
-                                             "data-parallel on them, as on GPUs (default: 1)")),
-    (("--precision",), dict(choices=specs.PRECISIONS, help="dtype policy (default: float32)")),
-    (("--jit-compile",), dict(choices=specs.JIT_COMPILE,
-                              help="compile the training step: XLA on TensorFlow and JAX, "
-                                   "torch.compile on PyTorch; auto lets Keras choose (default: "
-                                   "auto). The result records what each backend resolved it to")),
-    (("--tf32",), dict(choices=specs.TF32, help="TF32 matmuls on NVIDIA Ampere and newer, set "
-                                                "alike on every backend (default: off, the "
-                                                "seeds' float32)")),
-    (("--seed",), dict(type=int, help="seed of the synthetic data and the weights (default: 1234)")),
-    (("--out",), dict(help="folder the result files go to (default: results)")),
-    (("--instance",), dict(help="the tables' Instance Type label (default: derived from the host)")),
-    (("--telemetry-interval",), dict(type=float, help="seconds between samples of GPU and host "
-                                                      "use while training; 0 turns the sampler "
-                                                      "off (default: 0.5)")),
-    (("--profile",), dict(action="store_true", default=None,
-                          help="also write the backend's own profiler trace beside the result "
-                               "(slows the run: its speed is marked as profiled)")),
-    (("--repeat",), dict(type=int, help="run each configuration this many times, each in a fresh "
-                                        "process, and report the spread of their speeds "
-                                        "(default: 1)")),
-)
-# What a repeat's own process is told of its place among the repeats; the
-# parent passes them, users do not (hidden from --help).
-REPEAT_OPTIONS = (
-    (("--repeat-index",), dict(type=int, help=argparse.SUPPRESS)),
-    (("--repeat-group",), dict(help=argparse.SUPPRESS)),
-)
-# Options only some workloads take: (workloads, flags, argparse keywords).
-MODEL_OPTIONS = (
-    (("resnet",), ("--version",), dict(dest="resnet_version", type=int,
-                                        help="ResNet version, 1 or 2 (default: 1)")),
-    (("resnet",), ("--layers",), dict(dest="resnet_layers", type=int,
-                                       help="ResNet depth: 20, 56 or 110 (default: 20)")),
-    (("resnet50", "vgg16"), ("--image-size",), dict(type=int, help="image side in pixels; "
-                                                    "the seed's synthetic set used 256 (default: 224)")),
-)
-
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr (and exit code 2)."""
@@ -125,18 +53,13 @@ def build_parser():
                        help="comma-separated (default: mlp,cnn,lstm)")
     sweep.add_argument("--timeout", type=float,
                        help="seconds one run may take before it is stopped (default: no limit)")
+    sweep.add_argument("--shard", metavar="K/N",
+                       help="run only shard K (0 to N-1) of the sweep's configurations split N "
+                            "ways, for N machines, a Slurm job array or a Kubernetes Indexed "
+                            "Job (see docs/multi-node.md); the collector over the gathered "
+                            "folders makes the one sweep's tables")
     _add_run_options(sweep, with_backend=False)
     return parser
-
-
-def run_options(args):
-    """The run options given on the command line, as spec fields (None: not given)."""
-    fields = {}
-    for flags, options in RUN_OPTIONS + REPEAT_OPTIONS + tuple((f, o) for _, f, o in MODEL_OPTIONS):
-        dest = options.get("dest") or flags[0].lstrip("-").replace("-", "_")
-        if getattr(args, dest, None) is not None:
-            fields[dest] = getattr(args, dest)
-    return fields
 
 
 def check_out_dir(folder):

@@ -16,7 +16,7 @@ import sys
 import time
 
 from harness import backends, environment, schema, significance, timing
-from harness.cli import MODEL_OPTIONS, REPEAT_OPTIONS, RUN_OPTIONS
+from harness.options import all_options, dest
 from harness.spec import BACKENDS, KERAS3_BACKENDS, WORKLOADS, UsageError, make_spec
 
 _LAST_LINES = 20  # of a dead run's stderr, kept in the result written for it
@@ -33,6 +33,8 @@ def main(args, options):
     models = _names(args.models, WORKLOADS, "model")
     out = options.get("out", "results")
     plan = [(m, b) for m in models for b in chosen]
+    if args.shard:
+        plan = shard(plan, *parse_shard(args.shard))
     for model, backend in plan:  # a usage error stops the sweep before its first run
         make_spec(model=model, backend=backend, **options)
     records = []
@@ -43,6 +45,27 @@ def main(args, options):
     _say("sweep finished in %.0f s; results in %s" % (time.time() - started, out))
     sys.stdout.write(table(records))
     return 0 if all(_succeeded(r) for r in records) else 1
+
+
+def parse_shard(text):
+    """"K/N" -> (K, N): this machine runs shard K (0 to N-1) of N."""
+    index, _, count = text.partition("/")
+    try:
+        index, count = int(index), int(count)
+    except ValueError:
+        raise UsageError("--shard %s: give K/N, this machine's shard K of N, "
+                         "counted from 0 (as JOB_COMPLETION_INDEX)" % text)
+    if count < 1 or not 0 <= index < count:
+        raise UsageError("--shard %s: K must be 0 to N-1 and N at least 1" % text)
+    return index, count
+
+
+def shard(plan, index, count):
+    """The configurations of `plan` that shard `index` of `count` runs: every count-th one,
+    from the index-th. Every shard computes the same plan from the same options, so the
+    shards share no configuration and together run all of it, on any machines; a
+    configuration's repeats stay together, on one machine."""
+    return plan[index::count]
 
 
 def repeat(model, backend, options):
@@ -67,9 +90,8 @@ def _names(text, known, kind):
 def child_command(model, backend, options, run_id):
     """The `python -m harness` command line of one run."""
     command = [sys.executable, "-m", "harness", model, "--backend", backend, "--run-id", run_id]
-    for flags, spec in RUN_OPTIONS + REPEAT_OPTIONS + tuple((f, o) for _, f, o in MODEL_OPTIONS):
-        dest = spec.get("dest") or flags[0].lstrip("-").replace("-", "_")
-        value = options.get(dest)
+    for flags, spec in all_options():
+        value = options.get(dest(flags, spec))
         if value is None:
             continue
         if spec.get("action") == "store_true":

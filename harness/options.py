@@ -43,6 +43,14 @@ RUN_OPTIONS = (
                                       "the CPU (default: 1 if a GPU is visible, else 0)")),
     (("--cpu-devices",), dict(type=int, help="split the CPU into this many devices and train "
                                              "data-parallel on them, as on GPUs (default: 1)")),
+    (("--num-processes",), dict(type=int, help="processes of a multi-process job, on one or "
+                                                 "more machines (default: what torchrun's, "
+                                                 "Slurm's, TF_CONFIG's or KERAS_DISTRIBUTION_* "
+                                                 "variables say, else 1; see docs/multi-node.md)")),
+    (("--process-id",), dict(type=int, help="this process's rank in the job, 0 to N-1; rank 0 "
+                                            "writes the result (default: from the variables)")),
+    (("--coordinator",), dict(metavar="HOST:PORT", help="rank 0's address, where the processes "
+                                                        "meet (default: from the variables)")),
     (("--precision",), dict(choices=specs.PRECISIONS, help="dtype policy (default: float32)")),
     (("--jit-compile",), dict(choices=specs.JIT_COMPILE,
                               help="compile the training step: XLA on TensorFlow and JAX, "

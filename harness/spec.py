@@ -74,6 +74,9 @@ _FIELDS = (
     ("data_format", None),      # None: the backend's configured default
     ("gpus", None),             # None: one GPU if any is visible, else the CPU
     ("cpu_devices", 1),         # >1: split the CPU into this many devices, data-parallel
+    ("process_id", None),       # several processes (harness.cluster): this one's rank...
+    ("num_processes", None),    # ...their number (None: what a launcher's variables say)...
+    ("coordinator", None),      # ...and rank 0's "host:port"
     ("precision", "float32"),
     ("jit_compile", "auto"),    # auto: Keras's own choice per backend
     ("tf32", "off"),            # TF32 matmuls off on every backend (the seeds' float32)
@@ -162,6 +165,10 @@ def check(spec):
         if getattr(spec, name) < 0:
             raise UsageError("--%s must be 0 or more, not %s"
                              % (name.replace("_", "-"), getattr(spec, name)))
+    if spec.num_processes is not None and spec.num_processes < 1:
+        raise UsageError("--num-processes must be at least 1, not %d" % spec.num_processes)
+    if spec.process_id is not None and spec.process_id < 0:
+        raise UsageError("--process-id must be 0 or more, not %d" % spec.process_id)
     if spec.gpus is not None and spec.gpus < 0:
         raise UsageError("--gpus must be 0 (CPU) or more, not %d" % spec.gpus)
     if spec.cpu_devices > 1 and spec.gpus:

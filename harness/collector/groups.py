@@ -19,7 +19,7 @@ from harness.collector.records import ENVIRONMENT_IDENTITY, EPOCH_SPEEDS, at, is
 # devices say what ran, so 32 per device on 4 GPUs repeats a global 128.
 IGNORED_CONFIG = ("run_id", "out", "seed", "data_dir", "data_provenance", "data_fingerprint",
                   "repeat", "repeat_index", "repeat_group", "telemetry_interval", "batch_size",
-                  "per_device_batch")
+                  "per_device_batch", "process_id", "coordinator")
 
 # Groups merged on some of their fields; `members` holds the fastest group per slot.
 Merged = namedtuple("Merged", "identity key members")

@@ -6,38 +6,49 @@ Every run that starts leaves exactly one result file, whatever happens: `ok`,
 step end, or is written as it stands a few seconds later; see harness.stopping).
 A usage error found before the run starts (say, more GPUs asked than visible)
 writes nothing.
+
+A job of several processes (harness.cluster) leaves one file too, written by
+rank 0: a rank that fails publishes its traceback, which rank 0 puts in the
+job's result.
 """
 import contextlib
 import copy
 import json
 import math
 import os
+import socket
 import sys
 import threading
 import time
 import traceback
 
-from harness import backends, datasets, environment, schema, stopping, telemetry, timing
+from harness import backends, cluster, datasets, environment, schema, stopping, telemetry, timing
+from harness.backends.common import Unsupported as Skip
 from harness.spec import STREAMING_DATASETS, UsageError
 
-
-class Skip(Exception):
-    """This backend cannot run this configuration; recorded, not a failure."""
+# Seconds rank 0, failing itself, waits for a peer's report of the failure that caused it.
+_PEER_REPORT_WAIT_S = 5.0
 
 
 def run(spec, command):
     """Run `spec` and write its result; returns (exit code, result path)."""
+    place = cluster.describe(spec)  # may raise UsageError: no file, exit 2
     run_id = spec.run_id or schema.new_run_id()
     record = schema.new_record(dict(spec.to_dict(), run_id=run_id), command, run_id)
     record["environment"] = environment.describe()
-    write = _WriteOnce(record, spec.out)
+    write = _WriteOnce(record, spec.out) if place.process_id == 0 else _WrittenByRank0()
     stopping.install(write.as_interrupted)
     adapter = None
     try:
         started = time.perf_counter()
         adapter = backends.load(spec)  # may raise UsageError: no file, exit 2
         import_s = time.perf_counter() - started
-        _resolve(record, spec, adapter)
+        _resolve(record, spec, adapter, place)
+        if place.several and adapter.processes == 1:
+            raise Skip("%s trains in one process; jobs of several processes run Keras 3 on "
+                       "JAX or PyTorch" % spec.backend)
+        if adapter.processes > 1 and place.process_id == 0:
+            cluster.watch_peers(adapter.peer_failures, write.as_failed_by_peers)
         _say("%s on %s (%s, %s): %s" % (spec.model, spec.backend, record["config"]["data_format"],
                                       _devices_text(record["config"]), record["config"]["instance"]))
         reason = adapter.unsupported(spec)
@@ -61,11 +72,44 @@ def run(spec, command):
         record["status"] = "interrupted" if stopping.requested() else "error"
         record["error"] = {"type": type(e).__name__, "message": str(e) or repr(e),
                            "traceback": traceback.format_exc()}
+        if record["status"] == "error" and adapter is not None and adapter.processes > 1:
+            _tell_peers(record, adapter, place)
     finally:
         _describe_end(record, adapter)
     path = write()
     _report(record, path)
-    return (0 if record["status"] in ("ok", "skipped") else 1), path
+    code = 0 if record["status"] in ("ok", "skipped") else 1
+    if adapter is not None and adapter.processes > 1 and record["status"] != "ok":
+        # Peers may wait for this process in a collective, and the framework's orderly
+        # exit would wait for them (jax.distributed's shutdown barrier, for minutes).
+        sys.stderr.flush()
+        os._exit(code)
+    return code, path
+
+
+def _tell_peers(record, adapter, place):
+    """A failure in a job of several processes: a rank other than 0 publishes its
+    traceback; rank 0 puts the traceback of the rank that failed first (its own
+    failure is most often that rank gone) into the job's result."""
+    error = record["error"]
+    if place.process_id:
+        adapter.publish_failure("rank %d on %s: %s" % (place.process_id, socket.gethostname(),
+                                                       error["traceback"]))
+        return
+    deadline = time.time() + _PEER_REPORT_WAIT_S
+    failures = adapter.peer_failures()
+    while not failures and time.time() < deadline:
+        time.sleep(0.2)
+        failures = adapter.peer_failures()
+    if failures:
+        record["error"] = _peers_error(failures, "rank 0 then: " + error["traceback"])
+
+
+def _peers_error(failures, then=None):
+    """The error of a job whose other ranks published `failures`."""
+    last = [line for line in failures[0].strip().splitlines() if line.strip()]
+    return {"type": "RankFailed", "message": "%s: %s" % (failures[0].split(":")[0], last[-1]),
+            "traceback": "\n".join(failures + ([then] if then else []))}
 
 
 def _describe_end(record, adapter):
@@ -94,6 +138,19 @@ class _WriteOnce(object):
         """The watchdog's write: interrupted, no metrics, and what the main thread was
         doing. False when the run's own end has written the record already."""
         frame = sys._current_frames().get(threading.main_thread().ident)
+        return self._write_as_it_stands("interrupted", {
+            "type": "StopRequested",
+            "message": "stopped by signal %d; no step ended within %g s of it"
+                       % (stopping.requested(), stopping.grace_s()),
+            "traceback": "".join(traceback.format_stack(frame)) if frame else None})
+
+    def as_failed_by_peers(self, failures):
+        """The peer watcher's write (cluster.watch_peers): other ranks failed."""
+        return self._write_as_it_stands("error", _peers_error(failures))
+
+    def _write_as_it_stands(self, status, error):
+        """Write the record from another thread, with `status` and `error` and no metrics.
+        False when the run's own end has written the record already."""
         record = self._record
         for _ in range(3):  # the main thread may be changing the record meanwhile
             try:
@@ -101,11 +158,7 @@ class _WriteOnce(object):
                 break
             except RuntimeError:
                 time.sleep(0.05)
-        record.update(status="interrupted", metrics=None, samples=None, error={
-            "type": "StopRequested",
-            "message": "stopped by signal %d; no step ended within %g s of it"
-                       % (stopping.requested(), stopping.grace_s()),
-            "traceback": "".join(traceback.format_stack(frame)) if frame else None})
+        record.update(status=status, metrics=None, samples=None, error=error)
         record["environment"]["env_vars"] = environment.env_vars()
         record["environment"]["frameworks_loaded"] = environment.frameworks_loaded()
         if not self._write(record):
@@ -135,11 +188,28 @@ class _WriteOnce(object):
             return True
 
 
-def _resolve(record, spec, adapter):
-    """Write into the record what the defaults turned into on this machine."""
+class _WrittenByRank0(object):
+    """The writer of ranks other than 0: rank 0 writes the job's one result."""
+
+    path = None
+
+    def __call__(self):
+        return None
+
+    def as_interrupted(self):
+        return True  # nothing to write: the stop's watchdog may end the process
+
+
+def _resolve(record, spec, adapter, place):
+    """Write into the record what the defaults turned into on this machine (and, in a
+    job of several processes, on all of them)."""
     config = record["config"]
     config["gpus"] = adapter.gpus
     config["devices"] = adapter.devices
+    config["processes"] = adapter.processes
+    config["nodes"] = adapter.nodes
+    config["devices_per_process"] = adapter.devices // adapter.processes
+    config["launcher"] = place.launcher if adapter.processes > 1 else None
     config["device_kind"] = adapter.device_kind
     config["parallel"] = adapter.parallel
     config["global_batch_size"] = spec.global_batch(adapter.devices)
@@ -315,6 +385,7 @@ def _devices_text(config):
 
 def _report(record, path):
     metrics = record["metrics"]
+    path = path or "rank 0 writes the job's result"
     if record["status"] == "ok":
         _say("%s %s: %.1f %s/s (median of %d epochs), %.2f ms/step, first epoch %.2f s, %s -> %s"
              % (record["config"]["model"], record["config"]["backend"],

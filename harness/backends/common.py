@@ -9,6 +9,11 @@ from harness import stopping
 from harness.spec import UsageError
 
 
+class Unsupported(Exception):
+    """This backend cannot run this configuration, found out while running it; recorded
+    as a skipped run, not a failure."""
+
+
 class SingleProcessAdapter:
     """The parts of an adapter that only a data-parallel one changes.
 
@@ -19,6 +24,8 @@ class SingleProcessAdapter:
 
     rank = 0
     parallel = None  # the name of the data-parallel mechanism, when there is one
+    processes = 1  # of the job, on all its nodes (harness.cluster)
+    nodes = 1
 
     def scope(self):
         """The context models are built and compiled in."""
@@ -35,6 +42,13 @@ class SingleProcessAdapter:
     def replicas(self, model):
         """What the framework says the model was replicated over, or None (one device)."""
         return None
+
+    def publish_failure(self, text):
+        """Tell rank 0 that this process failed, and why (several processes only)."""
+
+    def peer_failures(self):
+        """The failures other ranks have published so far (rank 0, several processes)."""
+        return []
 
 
 def hide_gpus_for_cpu_run(spec):

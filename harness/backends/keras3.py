@@ -9,10 +9,11 @@ import random
 
 import numpy as np
 
-from harness import models
+from harness import cluster, models
 from harness.backends import framework_tools
-from harness.backends.common import (SingleProcessAdapter, batch_sequence, check_backend,
-                                     gpus_to_use, hide_gpus_for_cpu_run, timing_callback)
+from harness.backends.common import (SingleProcessAdapter, Unsupported, batch_sequence,
+                                     check_backend, gpus_to_use, hide_gpus_for_cpu_run,
+                                     timing_callback)
 from harness.environment import providing_package
 from harness.spec import CONV_WORKLOADS, UsageError
 
@@ -25,6 +26,11 @@ class Adapter(SingleProcessAdapter):
     keras.distribution.DataParallel, TensorFlow through MirroredStrategy, and
     PyTorch through DistributedDataParallel as Keras's guide does it (one
     process per device; see torch_ddp).
+
+    Several processes, on one machine or many, started by a launcher
+    (harness.cluster): JAX joins them with keras.distribution.initialize
+    (jax_job), PyTorch with a DDP process group (torch_ddp), and TensorFlow
+    tries MultiWorkerMirroredStrategy from TF_CONFIG.
     """
 
     api = "keras3"
@@ -43,12 +49,21 @@ class Adapter(SingleProcessAdapter):
         self.keras = keras
         self.framework = importlib.import_module(framework)
         check_backend(keras.backend.backend(), spec.backend)
+        self.place = cluster.describe(spec)
+        self._strategy = self._ddp = self._job = None
+        if self.place.several and spec.backend == "jax":  # before JAX looks for devices
+            from harness.backends import jax_job
+            self._job = jax_job.Job(keras, self.framework, self.place, spec.seed)
         if spec.backend == "tensorflow" and spec.cpu_devices > 1:
             _split_tensorflow_cpu(self.framework, spec.cpu_devices)
         self.gpus = gpus_to_use(spec, self.visible_gpus())
-        self.devices = self.gpus or spec.cpu_devices
+        self.processes = self.place.num_processes
+        self.rank = self.place.process_id
+        self.devices = (self.gpus or spec.cpu_devices) * self.processes
         self.device_kind = "gpu" if self.gpus else "cpu"
-        self._strategy = self._ddp = None
+        if self.place.several and spec.backend == "torch" and self.devices > self.processes:
+            raise UsageError("under a launcher PyTorch trains on one device per process: "
+                             "start one process per GPU (torchrun --nproc-per-node)")
         if self.devices > 1:
             self._data_parallel()
         self._seed(spec.seed)
@@ -75,18 +90,23 @@ class Adapter(SingleProcessAdapter):
         if self.name == "tensorflow":
             return len(self.framework.config.list_physical_devices("GPU"))
         if self.name == "jax":
-            return sum(d.platform in ("gpu", "cuda", "rocm") for d in self.framework.devices())
+            return sum(d.platform in ("gpu", "cuda", "rocm") for d in self.framework.local_devices())
         return self.framework.cuda.device_count()
 
     def _data_parallel(self):
         """Set up this backend's own data-parallel training over `self.devices` devices."""
         kind = self.device_kind
         if self.name == "jax":
-            devices = self.keras.distribution.list_devices(kind)[:self.devices]
+            devices = self.keras.distribution.list_devices(kind)[:self.devices]  # every process's
             _check_count(devices, self.devices, kind)
-            self.keras.distribution.set_distribution(
-                self.keras.distribution.DataParallel(devices=devices))
+            # Several processes each feed their own slice of the batch (jax_job.Job.local).
+            self.keras.distribution.set_distribution(self.keras.distribution.DataParallel(
+                devices=devices, auto_shard_dataset=self._job is None))
             self.parallel = "keras.distribution.DataParallel"
+        elif self.name == "tensorflow" and self.place.several:
+            # Its workers come from TF_CONFIG, which it reads itself.
+            self._strategy = self.framework.distribute.MultiWorkerMirroredStrategy()
+            self.parallel = "tf.distribute.MultiWorkerMirroredStrategy"
         elif self.name == "tensorflow":
             tf = self.framework
             names = [d.name for d in tf.config.list_logical_devices(kind.upper())][:self.devices]
@@ -98,12 +118,27 @@ class Adapter(SingleProcessAdapter):
             self.parallel = "tf.distribute.MirroredStrategy"
         else:
             from harness.backends import torch_ddp
-            self._ddp = torch_ddp.Group(self.framework, self.keras, self.devices, kind)
+            self._ddp = torch_ddp.Group(self.framework, self.keras, self.devices, kind,
+                                        self.place if self.place.several else None)
             self.rank = self._ddp.rank
             self.parallel = "torch DistributedDataParallel (%s)" % self._ddp.backend
 
+    @property
+    def _group(self):
+        """The processes this one runs with, when a launcher started several (or None)."""
+        return self._job or (self._ddp if self.place.several else None)
+
+    @property
+    def nodes(self):
+        return len({m["node"] for m in self._group.members}) if self._group else 1
+
     def unsupported(self, spec):
         """Why this backend cannot run `spec`, or None. Recorded as a skipped run."""
+        if self.place.several and self.name == "tensorflow" and "TF_CONFIG" not in os.environ:
+            return "MultiWorkerMirroredStrategy reads its workers from TF_CONFIG, which is not set"
+        if self._job and (spec.method == "generator" or spec.inference):
+            return ("several JAX processes train here on arrays only: each feeds its slice of "
+                    "every batch; use --method fit or train_on_batch, training")
         if self._ddp and spec.method == "generator":
             return ("Keras's PyTorch data-parallel recipe is a plain torch loop over arrays; "
                     "use --method fit or train_on_batch")
@@ -121,7 +156,15 @@ class Adapter(SingleProcessAdapter):
         return measure(self, spec, record)
 
     def agree(self, flag):
-        return self._ddp.agree(flag) if self._ddp else flag
+        group = self._job or self._ddp
+        return group.agree(flag) if group else flag
+
+    def publish_failure(self, text):
+        if self._group:  # (TensorFlow's workers have no such channel here)
+            self._group.publish_failure(text)
+
+    def peer_failures(self):
+        return self._group.peer_failures() if self._group else []
 
     def replicas(self, model):
         """The framework's own account of where the model lives: the proof it was replicated."""
@@ -129,6 +172,8 @@ class Adapter(SingleProcessAdapter):
             return None
         if self._ddp:
             return self._ddp.replicas()
+        if self._job:
+            return self._job.replicas(model)
         variable = model.trainable_variables[0].value
         if self.name == "jax":
             placed = sorted(str(d) for d in variable.sharding.device_set)
@@ -214,8 +259,20 @@ class Adapter(SingleProcessAdapter):
     def fit(self, model, inputs, batch_size, epochs, steps, callback):
         """Train for `epochs` epochs of `steps` steps; returns the last epoch's logs."""
         if isinstance(inputs, tuple):
-            history = model.fit(inputs[0], inputs[1], batch_size=batch_size, epochs=epochs,
-                                shuffle=False, verbose=0, callbacks=[callback])
+            (x, y), batch_size = self._local(inputs, batch_size)
+            try:
+                history = model.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=False,
+                                    verbose=0, callbacks=[callback])
+            except ValueError as error:
+                if self.parallel == "tf.distribute.MultiWorkerMirroredStrategy" and \
+                        "PerReplica" in str(error):
+                    raise Unsupported(
+                        "Keras %s's fit fails under TensorFlow's MultiWorkerMirroredStrategy "
+                        "(keras-team/keras#20585, tensorflow/tensorflow#72388): %s"
+                        % (self.keras.__version__, str(error).splitlines()[0]))
+                raise
+            if self._job:
+                self._job.samples += len(x) * len(history.history["loss"])
         else:
             history = model.fit(inputs, epochs=epochs, steps_per_epoch=steps, shuffle=False,
                                 verbose=0, callbacks=[callback])
@@ -227,6 +284,9 @@ class Adapter(SingleProcessAdapter):
         return model.predict(inputs, steps=steps, verbose=0, callbacks=[callback])
 
     def train_on_batch(self, model, x, y):
+        (x, y), _ = self._local((x, y), len(x))
+        if self._job:
+            self._job.samples += len(x)
         return model.train_on_batch(x, y, return_dict=True)
 
     def predict_on_batch(self, model, x):
@@ -235,11 +295,18 @@ class Adapter(SingleProcessAdapter):
     def evaluate(self, model, inputs, batch_size, steps):
         """Loss and accuracy over `inputs` with the trained weights (not timed per step)."""
         if isinstance(inputs, tuple):
-            logs = model.evaluate(inputs[0], inputs[1], batch_size=batch_size, verbose=0,
-                                  return_dict=True)
+            (x, y), batch_size = self._local(inputs, batch_size)
+            logs = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
         else:
             logs = model.evaluate(inputs, steps=steps, verbose=0, return_dict=True)
         return {"loss": float(logs["loss"]), "accuracy": float(logs["accuracy"])}
+
+    def _local(self, arrays, batch_size):
+        """The rows of `arrays` this process feeds, and its share of the batch (all of
+        them, and the whole batch, but in a multi-process JAX job)."""
+        if not self._job:
+            return arrays, batch_size
+        return tuple(self._job.local(a, batch_size)[0] for a in arrays), batch_size // self._job.world
 
     def memory(self):
         return framework_tools.peak_memory(self.name, self.framework, self.gpus)

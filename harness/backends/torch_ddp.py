@@ -4,16 +4,19 @@ process group (NCCL on GPUs, gloo on CPU devices), each training the same Keras
 model wrapped in torch's DistributedDataParallel with a plain torch loop and a
 torch optimizer. Keras's own fit() has no PyTorch data-parallel mode.
 
-Rank 0 is the process the run started in: it starts ranks 1.. with the spawn
-method, and only its record is written. Every rank takes its slice of each
-global batch, so a step trains on the global batch once, over all devices.
+On one machine (--gpus N, --cpu-devices N) rank 0 is the process the run
+started in: it starts ranks 1.. with the spawn method. Under a launcher
+(torchrun, Slurm's srun, a Kubernetes Indexed Job: harness.cluster) every rank
+was started by it, on one node or many, and each trains on one device. Only
+rank 0's record is written. Every rank takes its slice of each global batch,
+so a step trains on the global batch once, over all devices.
 """
 import datetime
 import os
 import socket
 import traceback
 
-from harness import stopping
+from harness import cluster, stopping
 
 # Set in the processes rank 0 starts: which rank a process is.
 RANK_VARIABLE = "BENCH_DDP_RANK"
@@ -25,26 +28,44 @@ _TORCH_OPTIMIZERS = {
 }
 # A rank waiting on a collective longer than this is taken as a dead peer.
 _TIMEOUT = datetime.timedelta(minutes=10)
+# Keys in the job's c10d store: a failed rank's traceback, and how many ranks failed.
+_FAILURE = "keras-bench/failure/%d"
+_FAILED = "keras-bench/failed"
 
 
 class Group:
-    """This process's place among the run's `world` processes, one per device."""
+    """This process's place among the run's `world` processes, one per device.
 
-    def __init__(self, torch, keras, world, kind):
+    `place` (harness.cluster.Place): a launcher started every rank; without it,
+    rank 0 starts the others itself (`launch`).
+    """
+
+    def __init__(self, torch, keras, world, kind, place=None):
         self.torch = torch
         self.keras = keras
         self.world = world
-        self.rank = int(os.environ.get(RANK_VARIABLE, "0"))
+        self.place = place
+        self.rank = place.process_id if place else int(os.environ.get(RANK_VARIABLE, "0"))
+        self.device = place.local_rank if place else self.rank  # the GPU it trains on
         self.backend = "nccl" if kind == "gpu" else "gloo"
         if kind == "gpu":
-            torch.cuda.set_device(self.rank)  # Keras places its variables on the current device
-        else:
+            torch.cuda.set_device(self.device)  # Keras places its variables on the current device
+        elif not place:  # (a launcher sets the threads: torchrun, OMP_NUM_THREADS=1)
             # N processes share the cores: without this each would start one thread per core.
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
         self.samples = 0  # samples this rank has trained on or predicted
+        self.members = [{"host": socket.gethostname(), "node": 0}] * world
+        self._store = None
+        if place:
+            self.join(place.coordinator)
 
     def launch(self, adapter, measure, spec, record):
-        """Run `measure` here as rank 0 and in one new process per other rank."""
+        """Run `measure` in every rank: here only, under a launcher; else here as rank 0
+        and in one new process per other rank."""
+        if self.place:  # joined when it was made
+            measure(adapter, spec, record)
+            self.leave()
+            return
         import torch.multiprocessing as mp
         port = _free_port()
         context = mp.get_context("spawn")  # forking a process that runs PyTorch threads is unsafe
@@ -55,7 +76,7 @@ class Group:
         for worker in workers:
             worker.start()
         try:
-            self.join(port)
+            self.join("127.0.0.1:%d" % port)
             measure(adapter, spec, record)
             self.leave()
         finally:
@@ -74,11 +95,20 @@ class Group:
                 raise RuntimeError("data-parallel worker processes failed (%s)\n%s"
                                    % (", ".join(failed), "\n".join(reasons)))
 
-    def join(self, port):
-        os.environ["MASTER_ADDR"] = "127.0.0.1"
+    def join(self, coordinator):
+        """Join the process group whose store rank 0 (or torchrun's agent) keeps at
+        `coordinator`, "host:port"."""
+        host, port = cluster.split_address(coordinator)
+        os.environ["MASTER_ADDR"] = host
         os.environ["MASTER_PORT"] = str(port)
         self.torch.distributed.init_process_group(self.backend, rank=self.rank,
                                                   world_size=self.world, timeout=_TIMEOUT)
+        if self.place:
+            # A client of the same store, for the failure reports: rank 0 reads them from
+            # another thread while its main thread may wait in a collective.
+            self._store = self.torch.distributed.TCPStore(host, port, is_master=False,
+                                                          timeout=_TIMEOUT)
+            self.members = self.gather({"host": socket.gethostname(), "node": self.place.node})
 
     def leave(self):
         self.torch.distributed.destroy_process_group()
@@ -89,18 +119,34 @@ class Group:
         self.torch.distributed.broadcast(value, src=0)
         return bool(value.item())
 
+    def gather(self, value):
+        """Every rank's `value`, in rank order."""
+        values = [None] * self.world
+        self.torch.distributed.all_gather_object(values, value)
+        return values
+
     def replicas(self):
-        """Every rank's count of samples it took: each took its share, none twice."""
-        counts = self.torch.tensor([self.samples], device=self._device())
-        gathered = [self.torch.zeros_like(counts) for _ in range(self.world)]
-        self.torch.distributed.all_gather(gathered, counts)
-        return {"replicas": self.world, "samples_per_rank": [int(c.item()) for c in gathered]}
+        """Every rank's count of samples it took (each took its share, none twice), and
+        where each rank ran."""
+        return {"replicas": self.world, "samples_per_rank": self.gather(self.samples),
+                "host_per_rank": [m["host"] for m in self.members],
+                "node_per_rank": [m["node"] for m in self.members]}
+
+    def publish_failure(self, text):
+        self._store.set(_FAILURE % self.rank, text)
+        self._store.add(_FAILED, 1)
+
+    def peer_failures(self):
+        if not self._store or not self._store.add(_FAILED, 0):  # add 0: a read, no wait
+            return []
+        return [self._store.get(_FAILURE % r).decode("utf-8") for r in range(self.world)
+                if self._store.check([_FAILURE % r])]
 
     def trainer(self, model, recipe):
         return Trainer(self, model, recipe)
 
     def _device(self):
-        return self.torch.device("cuda", self.rank) if self.backend == "nccl" else \
+        return self.torch.device("cuda", self.device) if self.backend == "nccl" else \
             self.torch.device("cpu")
 
 
@@ -117,7 +163,7 @@ class Trainer:
         self.group = group
         self.model = model
         self.ddp = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[group.rank] if group.backend == "nccl" else None)
+            model, device_ids=[group.device] if group.backend == "nccl" else None)
         name, defaults = _TORCH_OPTIMIZERS[recipe.optimizer]
         self.optimizer = getattr(torch.optim, name)(model.parameters(), lr=recipe.learning_rate,
                                                     **defaults)
@@ -215,7 +261,7 @@ def _rank_main(rank, port, measure, spec, record, errors):
     try:
         from harness import backends
         adapter = backends.load(spec)
-        adapter._ddp.join(port)
+        adapter._ddp.join("127.0.0.1:%d" % port)
         measure(adapter, spec, record)
         adapter._ddp.leave()
     except BaseException:

@@ -8,7 +8,9 @@ import os
 import shutil
 import socket
 import subprocess
+import signal
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -185,3 +187,28 @@ def test_sweep_shards_gathered_make_the_one_sweep_s_tables(tmp_path):
         groups = collect.collapse(records)
         tables.append(collect.render("md", groups, collect.failures_of([]), [], "all"))
     assert tables[0] == tables[1] and "jax" in tables[0] and "torch" in tables[0]
+
+
+def test_sigterm_stops_every_rank_and_rank_0_writes_interrupted(tmp_path):
+    """`docker stop` or `scancel` signals every rank: each stops at a step end, and the job
+    leaves one interrupted result."""
+    out = tmp_path / "out"
+    procs = []
+    for environ in keras_ranks():
+        log = open(str(tmp_path / ("rank%s.log" % environ["KERAS_DISTRIBUTION_PROCESS_ID"])), "w+")
+        command = [sys.executable, "-m", "harness", "mlp", "--backend", "jax", "--gpus", 0,
+                   "--out", out, "--epochs", 1000, "--steps-per-epoch", 50, "--batch-size", 8]
+        procs.append((subprocess.Popen([str(c) for c in command], cwd=REPO, stdout=log,
+                                       stderr=subprocess.STDOUT, env=dict(os.environ, **environ)),
+                      log))
+    deadline = time.time() + 240
+    while "(measured)" not in open(procs[0][1].name).read() and time.time() < deadline:
+        time.sleep(0.2)
+    for proc, _ in procs:
+        proc.send_signal(signal.SIGTERM)
+    codes = [proc.wait(timeout=120) for proc, _ in procs]
+    record = only_result(out, subprocess.CompletedProcess([], 0, None, open(procs[0][1].name).read()))
+    assert record["status"] == "interrupted"
+    # stopped by the loop, not by the watchdog that writes the file when no step ends
+    assert record["error"]["message"] == "stopped by signal %d" % signal.SIGTERM
+    assert codes == [1, 1]

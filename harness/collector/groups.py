@@ -16,7 +16,8 @@ from harness.collector.records import ENVIRONMENT_IDENTITY, EPOCH_SPEEDS, at, is
 # data_fingerprint; data_provenance holds the data files' paths on that machine; the
 # repeat fields number the repeats; the telemetry interval only samples. How the batch
 # was asked for (batch_size, per_device_batch) is left out too: global_batch_size and
-# devices say what ran, so 32 per device on 4 GPUs repeats a global 128.
+# devices say what ran, so 32 per device on 4 GPUs repeats a global 128. A job's
+# coordinator address and the writing rank's id (always 0) say nothing of what ran.
 IGNORED_CONFIG = ("run_id", "out", "seed", "data_dir", "data_provenance", "data_fingerprint",
                   "repeat", "repeat_index", "repeat_group", "telemetry_interval", "batch_size",
                   "per_device_batch", "process_id", "coordinator")

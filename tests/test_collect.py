@@ -16,7 +16,8 @@ import pytest
 from harness import schema
 from harness.collector import cli as collect_cli
 from harness.collector import labels
-from harness.collector.records import load
+from harness.collector import runs
+from harness.collector.runs import load
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BACKEND_VERSIONS = {"mxnet": "1.1.0", "tensorflow": "1.7.0", "jax": "0.10.2", "torch": "2.13.0",
@@ -859,11 +860,23 @@ def test_imports_no_framework_and_nothing_that_might(tmp_path):
     subprocess.run([sys.executable, "-c", check], cwd=ROOT, check=True)
 
 
-def test_missing_tabulate_is_one_line_and_exit_2(tmp_path):
-    folder = write(tmp_path, record(speed=9.0))
+def test_needs_no_tabulate(tmp_path):
+    folder = write(tmp_path, *seed_rnn_records())
     result = _run_script(folder, prelude="import sys; sys.modules['tabulate'] = None")
-    assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr == "collect: the 'tabulate' package is required: pip install tabulate\n"
+    assert (result.returncode, result.stderr) == (0, "")
+    assert SEED_RNN_TABLE in result.stdout
+
+
+def test_a_pool_reads_what_one_process_reads(tmp_path):
+    """Large folders are read by a pool of processes: the same runs, notes and skips."""
+    bad = record(speed=9.0)
+    bad["metrics"]["loss"] = "high"
+    folder = write(tmp_path, *(seed_rnn_records() + [bad, record(status="error",
+                                                                 error={"type": "E"})]))
+    (tmp_path / "broken.json").write_text("{")
+    alone, pooled = runs.load(folder, processes=1), runs.load(folder, processes=2)
+    assert alone == pooled
+    assert len(alone[0]) == len(seed_rnn_records()) + 2 and len(alone[1]) == len(alone[2]) == 1
 
 
 def test_chart_without_matplotlib_says_so_and_writes_nothing(tmp_path):

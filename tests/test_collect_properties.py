@@ -19,7 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from harness import schema
+from harness.collector import tables
 from harness.collector.labels import PHASES
+from harness.collector.layout import Table
 from test_collect import gpu_telemetry, record, run
 
 # Generated inputs per run: the text formats are fast; each chart is a matplotlib render.
@@ -212,3 +214,24 @@ def test_the_chart_finishes_on_any_folder(files):
         assert os.path.exists(chart) == valid
     finally:
         shutil.rmtree(folder)
+
+
+# Cell text as the tables hold it: printable, one line or several, "|" included.
+CELLS = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")) | st.sampled_from(
+    "|\n "), max_size=12)
+
+
+@settings(max_examples=TEXT_EXAMPLES, **SETTINGS)
+@given(st.integers(1, 4).flatmap(lambda width: st.tuples(
+    st.lists(st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp", "Zs")),
+                     max_size=10), min_size=width, max_size=width),
+    st.lists(st.lists(CELLS, min_size=width, max_size=width), max_size=5))))
+def test_markdown_tables_are_laid_out_as_tabulate_lays_them_out(table):
+    """The collector writes its pipe tables itself (tabulate's cell typing was slow): the
+    same text as tabulate's "github" format, "|" escaped and each cell on one line."""
+    tabulate = pytest.importorskip("tabulate").tabulate
+    headers, rows = table
+    ours = tables.markdown([Table(headers, rows)])
+    cells = [[cell.replace("|", "\\|").replace("\n", " ") for cell in row] for row in rows]
+    assert ours == tabulate(cells, headers=headers, tablefmt="github",
+                            disable_numparse=True) + "\n"

@@ -19,7 +19,8 @@ import time
 import pytest
 
 from harness import cli, schema
-from harness.collector.records import CollectError, load
+from harness.collector.records import CollectError
+from harness.collector.runs import load
 from harness.datasets import DataError
 from test_collect import record
 from test_datasets import spec_for, write_cifar, write_mnist, write_wikitext, NIETZSCHE
@@ -186,7 +187,7 @@ def test_eight_processes_writing_fifty_results_each_lose_none(tmp_path):
     assert len(os.listdir(str(out))) == 400  # no temporary file left
     records, unreadable, emptied = load(str(out))
     assert (unreadable, emptied) == ([], [])
-    assert {one["run_id"] for one in records} == run_ids
+    assert {one.run_id for one in records} == run_ids
 
 
 def test_a_writer_killed_mid_write_leaves_nothing_read_as_a_result(tmp_path):

@@ -1,6 +1,7 @@
 """The collector: result files to the seeds' Markdown tables (or CSV, JSON) and a chart.
 
-One module per job: `records` reads and checks the files, `groups` gathers repeats
+One module per job: `records` reads and checks a file, `runs` boils each down to
+the figures used (reading large folders with a pool of processes), `groups` gathers repeats
 into configurations, `labels` names things as the seeds do, `tables` lays out the
 seeds' tables as Markdown, `export` writes CSV and JSON, `chart` draws the PNG, and
 `cli` is the command line (run as `python harness/collect.py`, which imports it).

@@ -4,9 +4,10 @@ import sys
 
 from harness.collector import export, tables
 from harness.collector.chart import write_chart
-from harness.collector.groups import collapse, failures_of
+from harness.collector.groups import collapse, failures_of, identities_of
 from harness.collector.labels import kind_of
-from harness.collector.records import CollectError, load
+from harness.collector.records import CollectError
+from harness.collector.runs import load
 
 
 def render(output_format, groups, failures, unreadable, kind, phases=False, emptied=()):
@@ -39,18 +40,16 @@ def _parser():
 
 def main(argv=None):
     args = _parser().parse_args(argv)
-    if tables.tabulate is None:
-        sys.stderr.write("collect: the 'tabulate' package is required: pip install tabulate\n")
-        return 2
     try:
-        records, unreadable, emptied = load(args.folder)
+        runs, unreadable, emptied = load(args.folder)
         for path, reason in unreadable:
             sys.stderr.write("collect: skipped %s: %s\n" % (path, reason))
         for path, note in emptied:
             sys.stderr.write("collect: kept %s, but %s\n" % (path, note))
-        records = [r for r in records if args.kind in ("all", kind_of(r["config"]))]
-        groups = collapse([r for r in records if r["status"] == "ok"])
-        failures = failures_of([r for r in records if r["status"] != "ok"])
+        identities = identities_of(runs)
+        runs = [run for run in runs if args.kind in ("all", kind_of(identities[run.key]))]
+        groups = collapse([run for run in runs if run.status == "ok"], identities)
+        failures = failures_of([run for run in runs if run.status != "ok"], identities)
         # The chart comes first so that a missing matplotlib stops before any output.
         if args.chart:
             write_chart(groups, args.chart)

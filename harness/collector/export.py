@@ -39,8 +39,8 @@ def export_rows(groups, failures):
         rows.append(row)
     for failure in failures:
         rows.append(dict(failure.identity, kind=kind_of(failure.identity), runs=1,
-                         status=failure.record["status"], error=error_text(failure.record),
-                         run_ids=[failure.record["run_id"]]))
+                         status=failure.run.status, error=error_text(failure.run),
+                         run_ids=[failure.run.run_id]))
     return [OrderedDict((name, row.get(name)) for name in EXPORT_FIELDS) for row in rows]
 
 

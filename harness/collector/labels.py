@@ -79,9 +79,8 @@ def workload_label(identity):
     return ", ".join(parts) + (" (profiled)" if identity.get("profile") else "")
 
 
-def error_text(record):
+def error_text(run):
     """A failed run's error in one line of at most ERROR_TEXT_LIMIT characters."""
-    error = record.get("error") or {}
-    message = str(error.get("message") or "").strip().splitlines()
-    text = "%s: %s" % (error.get("type"), message[0] if message else "")
+    message = str(run.error_message or "").strip().splitlines()
+    text = "%s: %s" % (run.error_type, message[0] if message else "")
     return text if len(text) <= ERROR_TEXT_LIMIT else text[:ERROR_TEXT_LIMIT - 3] + "..."

@@ -11,7 +11,7 @@ import math
 import os
 from collections import OrderedDict
 
-from harness import schema, significance
+from harness import schema
 from harness.collector.labels import PHASES
 
 
@@ -27,16 +27,18 @@ class MissingPackage(CollectError):
 
 # The software a run ran on, from its environment: part of what makes two runs repeats.
 ENVIRONMENT_IDENTITY = ("backend_package", "backend_version", "keras_version")
-# Where load() keeps a successful record's measured epoch speeds (samples/s), once its
-# samples are dropped.
-EPOCH_SPEEDS = "_epoch_speeds"
 # No figure of a run comes near this; a larger one (or 1e400, read as infinity) is
 # not a measurement, and would overflow the statistics or a chart's axis.
 NUMBER_LIMIT = 1e15
 
 
 def is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """Whether a value read from JSON is a number (true and false are not): its exact type,
+    which is a quarter of isinstance's cost over the hundreds of thousands of values read."""
+    return value.__class__ in _NUMBER_TYPES
+
+
+_NUMBER_TYPES = (int, float)
 
 
 def at(value, *path):
@@ -129,9 +131,8 @@ FIELDS = tuple(
     + [(("metrics", "phases", name), _real(0), OPTIONAL) for name in PHASES])
 
 
-def load(folder):
-    """Every usable record under `folder`, checked (see FIELDS); (path, reason) for each file
-    skipped; and (path, note) for each optional field emptied in a record that was kept."""
+def result_paths(folder):
+    """Every result file under `folder`, in a stable order (CollectError where there is none)."""
     if not os.path.exists(folder):
         raise CollectError("no such folder: %s" % folder)
     if not os.path.isdir(folder):
@@ -146,31 +147,13 @@ def load(folder):
                      if name.endswith(".json") and not name.startswith("."))
     if not paths:
         raise CollectError("no result files (*.json) in %s" % folder)
-    records, unreadable, emptied, first_copy = [], [], [], {}
-    for path in paths:
-        try:
-            record, notes = checked(schema.read(path))
-        except (schema.SchemaError, OSError) as error:
-            unreadable.append((path, str(error)))
-            continue
-        # Results gathered from several machines may hold one run twice.
-        run = (record["run_id"], record["started_at"])
-        if run in first_copy:
-            unreadable.append((path, "the same run as %s" % first_copy[run]))
-            continue
-        first_copy[run] = path
-        emptied.extend((path, note) for note in notes)
-        # No table shows the per-step and telemetry samples, and they are most of a
-        # record's objects: kept, they would make every garbage collection walk far longer.
-        # The measured epochs' speeds are kept: the significance test's samples.
-        if record["status"] == "ok":
-            record[EPOCH_SPEEDS] = significance.epoch_speeds(
-                at(record, "samples", "epochs"), record["metrics"]["measured"]["epochs"])
-        record.pop("samples", None)
-        records.append(record)
-    if not records:
-        raise CollectError("none of the %d result files in %s could be read" % (len(paths), folder))
-    return records, unreadable, emptied
+    return paths
+
+
+def read(path):
+    """The record in the file `path`, checked (see `checked`): (record, notes). Raises
+    SchemaError or OSError where the file is no usable record."""
+    return checked(schema.read(path))
 
 
 def checked(record):
@@ -178,15 +161,17 @@ def checked(record):
     naming the first field its status needs that is missing or wrong; empties (sets to None)
     each other field that is wrong, and returns (record, a note per emptied field)."""
     notes = []
+    status = record["status"]
     for where, fields in _FIELDS_BY_HOLDER.items():
         holders = _holders(record, where)
         for name, check, needed_by in fields:
-            needed = record["status"] in needed_by
-            present = [holder for holder in holders if name in holder]
-            if needed and not present:
-                raise schema.SchemaError("%s is missing" % ".".join(where + (name,)))
-            for holder in present:
-                value = holder[name]
+            needed = status in needed_by
+            found = False
+            for holder in holders:
+                value = holder.get(name, _ABSENT)
+                if value is _ABSENT:
+                    continue
+                found = True
                 problem = None if value is None and not needed else check(value)
                 if problem is None:
                     continue
@@ -195,7 +180,12 @@ def checked(record):
                     raise schema.SchemaError(text)
                 holder[name] = None
                 notes.append(text + ": shown empty")
+            if needed and not found:
+                raise schema.SchemaError("%s is missing" % ".".join(where + (name,)))
     return record, notes
+
+
+_ABSENT = object()
 
 
 # FIELDS by the path of the object that holds them: each object is found once per record.
@@ -207,6 +197,10 @@ for _path, _check, _needed_by in FIELDS:
 def _holders(value, path):
     """The objects at `path` in the object `value`; a `*` step goes into each item of a
     list. None where the path breaks off (a step missing, or of another type)."""
+    if "*" not in path:  # the common case, walked without building lists
+        for step in path:
+            value = value.get(step) if value.__class__ is dict else None
+        return [value] if value.__class__ is dict else []
     holders = [value]
     for index, step in enumerate(path):
         if step == "*":

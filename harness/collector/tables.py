@@ -9,20 +9,15 @@ only in the phase breakdown.
 from collections import OrderedDict
 
 from harness import significance
-from harness.collector.groups import (
-    key_of, merge, model_order, rank, subset, unit_of, unprofiled)
+from harness.collector.groups import merge, model_order, rank, subset, unit_of, unprofiled
 from harness.collector.labels import (
     DATASET_LINKS, DATASETS, METHODS, NATIVE_PREFIX, PHASES, backend_label, dataset_label,
     error_text, kind_of, method_label, model_label, workload_label)
+from harness.collector.runs import key_of
 from harness.collector.layout import (
     BACKEND, BATCH, DATA_FORMAT, DATASET, EPOCH, GPUS, INSTANCE, METHOD, MODEL, PACKAGE,
     REPEATS, STABILITY_NOTE, WORKLOAD, Column, Heading, Table, gpu_columns_of, metric_text,
     number_text, speed_column, stability_columns, table_of, with_repeats)
-
-try:
-    from tabulate import tabulate
-except ImportError:  # the command line says so in one line; importing this module still works
-    tabulate = None
 
 # The summary table's data set columns, as in the seed's README.
 SUMMARY_COLUMNS = OrderedDict((("cifar10", "CIFAR-10"), ("imagenet", "ImageNet"),
@@ -250,10 +245,10 @@ def _step_time_blocks(groups):
 def _failure_blocks(failures):
     if not failures:
         return []
-    columns = [Column("Status", lambda f: f.record["status"]),
+    columns = [Column("Status", lambda f: f.run.status),
                INSTANCE._replace(header="Instance"), GPUS, MODEL, BACKEND, PACKAGE, DATASET]
-    values = [Column("Run", lambda f: f.record["run_id"]),
-              Column("Error", lambda f: error_text(f.record))]
+    values = [Column("Run", lambda f: f.run.run_id),
+              Column("Error", lambda f: error_text(f.run))]
     return [Heading(2, "Failed, Skipped and Interrupted Runs"),
             "These runs count in no speed above.",
             table_of(failures, columns, values, tell_apart=())]
@@ -272,7 +267,19 @@ def markdown(blocks):
 
 
 def _markdown_table(table):
-    """The one place a Table becomes Markdown: GitHub pipe tables, as in the seeds."""
-    rows = [[cell.replace("|", "\\|").replace("\n", " ") for cell in row] for row in table.rows]
-    return tabulate(rows, headers=table.headers, tablefmt="github", disable_numparse=True)
+    """The one place a Table becomes Markdown: a GitHub pipe table, as in the seeds, laid
+    out as tabulate's "github" format lays out text (cells stripped and left-aligned, each
+    column as wide as its longest cell and at least its header and two spaces). Written out
+    here: tabulate's guess at each cell's type was half the time of a long report."""
+    rows = [[cell.translate(_CELL_ESCAPES).strip() for cell in row] for row in table.rows]
+    widths = [max([len(header) + 2] + [len(row[at]) for row in rows])
+              for at, header in enumerate(table.headers)]
+    line = "| %s |" % " | ".join("{:<%d}" % width for width in widths)
+    return "\n".join([line.format(*table.headers),
+                      "|%s|" % "|".join("-" * (width + 2) for width in widths)]
+                     + [line.format(*row) for row in rows])
+
+
+# A cell is one line, and its "|" is text, not a column's end.
+_CELL_ESCAPES = {ord("|"): "\\|", ord("\n"): " ", ord("\r"): " "}
 

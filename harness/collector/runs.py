@@ -1,0 +1,169 @@
+"""Result files to runs: each file read and checked in full, then boiled down to a Run,
+the few figures the tables, the chart, the exports and `compare` use.
+
+Reading is most of the collector's time (10,000 files are over 100 MB of JSON, and
+json.loads is the bulk of it), so large folders are read by a pool of processes, one
+per CPU. What comes back is a Run per file, not the record: a record's hundreds of
+objects would cost the main process as much to unpickle as parsing them did.
+"""
+import json
+import multiprocessing
+import os
+import statistics
+from collections import namedtuple
+
+from harness import significance
+from harness.collector.labels import PHASES
+from harness.collector.records import (
+    ENVIRONMENT_IDENTITY, CollectError, at, is_number, read, result_paths)
+from harness.schema import SchemaError
+
+# Two runs are repeats of one configuration when everything in their config is equal
+# except what only names or places a run (a repeat may well use another seed, and so
+# another data_fingerprint; data_provenance holds the data files' paths on that
+# machine; the repeat fields number the repeats; the telemetry interval only samples),
+# and they ran on the same software. How the batch was asked for (batch_size,
+# per_device_batch) is left out too: global_batch_size and devices say what ran, so
+# 32 per device on 4 GPUs repeats a global 128. A job's coordinator address and the
+# writing rank's id (always 0) say nothing of what ran.
+IGNORED_CONFIG = ("run_id", "out", "seed", "data_dir", "data_provenance", "data_fingerprint",
+                  "repeat", "repeat_index", "repeat_group", "telemetry_interval", "batch_size",
+                  "per_device_batch", "process_id", "coordinator")
+# Below this many files a pool costs more than it saves.
+PARALLEL_FROM = 1000
+CHUNK = 200
+
+# One run. key: its configuration as JSON text (key_of); speed: the median samples/s;
+# phases: metrics.phases in PHASES order; gpu_util: the mean over its GPUs of each one's
+# mean utilisation; memory_peak: the backend's own peak (GPU runs only); nvml_peak: the
+# most any of its GPUs held as NVML saw it; verdict, failed_checks, epoch_cv: its
+# stability; epoch_speeds: the measured epochs' samples/s (the significance test's).
+FIGURES = ("unit", "speed", "step_ms", "epoch_seconds", "loss", "accuracy", "phases",
+           "gpu_util", "memory_peak", "memory_source", "nvml_peak", "verdict", "failed_checks",
+           "epoch_cv", "epoch_speeds")
+Run = namedtuple("Run", ("key", "run_id", "started_at", "status", "repeat_index", "error_type",
+                         "error_message") + FIGURES)
+# A run that did not succeed has no figures.
+_NO_FIGURES = dict.fromkeys(FIGURES)
+
+
+def configuration(record):
+    """The fields that make two runs repeats of one configuration (see IGNORED_CONFIG)."""
+    identity = {k: v for k, v in record["config"].items() if k not in IGNORED_CONFIG}
+    environment = record["environment"]
+    for name in ENVIRONMENT_IDENTITY:
+        identity[name] = environment.get(name)
+    return identity
+
+
+def key_of(identity):
+    """An identity as one hashable, comparable text (json.loads gives it back)."""
+    return json.dumps(identity, sort_keys=True)
+
+
+def summarize(record):
+    """The Run of a checked record."""
+    identity = configuration(record)
+    error = record.get("error")
+    error = error if isinstance(error, dict) else {}  # an ok record's is not checked
+    figures = _figures(record, identity) if record["status"] == "ok" else _NO_FIGURES
+    return Run(key=key_of(identity), run_id=record["run_id"], started_at=record["started_at"],
+               status=record["status"], repeat_index=record["config"].get("repeat_index"),
+               error_type=error.get("type"), error_message=error.get("message"), **figures)
+
+
+def _figures(record, identity):
+    """The Run's figures of a successful record."""
+    metrics = record["metrics"]
+    gpu = at(metrics, "telemetry", "gpu")
+    devices = gpu.get("devices") if isinstance(gpu, dict) and gpu.get("available") else None
+    devices = devices if isinstance(devices, list) else []
+    stability = metrics.get("stability")
+    stability = stability if isinstance(stability, dict) else {}
+    on_gpu = is_number(identity.get("gpus")) and identity["gpus"] > 0
+    return dict(
+        unit=metrics.get("unit"), speed=metrics["throughput"]["median"],
+        step_ms=metrics["step_ms"]["median"],
+        epoch_seconds=metrics["measured"]["seconds"] / metrics["measured"]["epochs"],
+        loss=metrics.get("loss"), accuracy=metrics.get("accuracy"),
+        phases=tuple(at(metrics, "phases", name) for name in PHASES),
+        gpu_util=_mean_or_none(at(device, "util_percent", "mean") for device in devices),
+        memory_peak=at(metrics, "memory", "peak_mb") if on_gpu else None,
+        memory_source=at(metrics, "memory", "source"),
+        nvml_peak=_max_or_none(at(device, "memory_used_mb", "peak") for device in devices),
+        verdict=stability.get("verdict"), failed_checks=tuple(stability.get("failed") or ()),
+        epoch_cv=stability.get("cv_pct"),
+        epoch_speeds=significance.epoch_speeds(at(record, "samples", "epochs"),
+                                               metrics["measured"]["epochs"]))
+
+
+def _mean_or_none(values):
+    numbers = [v for v in values if is_number(v)]
+    return statistics.mean(numbers) if numbers else None
+
+
+def _max_or_none(values):
+    numbers = [v for v in values if is_number(v)]
+    return max(numbers) if numbers else None
+
+
+def read_run(path):
+    """(path, Run, None, notes), or (path, None, why it was skipped, [])."""
+    try:
+        record, notes = read(path)
+    except (SchemaError, OSError) as error:
+        return path, None, str(error), []
+    return path, summarize(record), None, notes
+
+
+def _read_runs(paths):
+    return [read_run(path) for path in paths]
+
+
+def load(folder, processes=None):
+    """Every usable run under `folder` (see records.FIELDS); (path, reason) for each file
+    skipped; and (path, note) for each optional field emptied in a run that was kept.
+    `processes`: how many read the files (default: one per CPU for a large folder)."""
+    paths = result_paths(folder)
+    runs, unreadable, emptied, first_copy = [], [], [], {}
+    for path, run, reason, notes in _read_all(paths, processes):
+        if run is None:
+            unreadable.append((path, reason))
+            continue
+        # Results gathered from several machines may hold one run twice.
+        copy = (run.run_id, run.started_at)
+        if copy in first_copy:
+            unreadable.append((path, "the same run as %s" % first_copy[copy]))
+            continue
+        first_copy[copy] = path
+        emptied.extend((path, note) for note in notes)
+        runs.append(run)
+    if not runs:
+        raise CollectError("none of the %d result files in %s could be read" % (len(paths), folder))
+    return runs, unreadable, emptied
+
+
+def _read_all(paths, processes):
+    """read_run of each path, in order: in this process, or by a pool where it pays."""
+    if processes is None:
+        processes = _cpus() if len(paths) >= PARALLEL_FROM else 1
+    if processes > 1:
+        chunks = [paths[i:i + CHUNK] for i in range(0, len(paths), CHUNK)]
+        try:
+            # fork where there is one: a spawned worker would import the collector again.
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context("fork" if "fork" in methods else None)
+            pool = context.Pool(processes)
+        except (OSError, ImportError):  # no semaphores here (some sandboxes): read serially
+            pass
+        else:
+            with pool:
+                return [one for part in pool.imap(_read_runs, chunks) for one in part]
+    return _read_runs(paths)
+
+
+def _cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1

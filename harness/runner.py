@@ -22,7 +22,8 @@ import threading
 import time
 import traceback
 
-from harness import backends, cluster, datasets, environment, schema, stopping, telemetry, timing
+from harness import (backends, cluster, datasets, environment, schema, stopping, telemetry,
+                     timing, workload_digest)
 from harness.backends.common import Unsupported as Skip
 from harness.spec import STREAMING_DATASETS, UsageError
 
@@ -35,6 +36,7 @@ def run(spec, command):
     place = cluster.describe(spec)  # may raise UsageError: no file, exit 2
     run_id = spec.run_id or schema.new_run_id()
     record = schema.new_record(dict(spec.to_dict(), run_id=run_id), command, run_id)
+    record["workload"] = workload_digest.describe(spec.model, spec.dataset, spec.backend)
     record["environment"] = environment.describe()
     write = _WriteOnce(record, spec.out) if place.process_id == 0 else _WrittenByRank0()
     stopping.install(write.as_interrupted)

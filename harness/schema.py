@@ -54,6 +54,9 @@ def new_record(config, command, run_id):
         "metrics": None,
         "samples": None,
         "profile": None,  # {"tool", "path"} of the framework's trace, with --profile
+        # {"digest", "files"}: what defines the workload (harness.workload_digest); records
+        # written before it have none.
+        "workload": None,
         "environment": {},
     }
 

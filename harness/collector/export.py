@@ -17,7 +17,7 @@ EXPORT_FIELDS = (
     "steps_per_epoch", "profile", "runs", "unit", "speed_median", "speed_min", "speed_max",
     "speed_cv_pct", "epoch_cv_pct", "unstable_runs", "step_ms_median", "epoch_seconds", "loss", "accuracy", "gpu_memory_mb",
     "gpu_memory_source", "gpu_util_percent") + tuple(PHASES) + (
-    "error", "run_ids", "repeat_speeds",
+    "workload_digest", "error", "run_ids", "repeat_speeds",
 )
 
 

@@ -121,6 +121,8 @@ FIELDS = tuple(
        (("metrics", "telemetry", "gpu", "devices", "*", "memory_used_mb", "peak"), _real(0),
         OPTIONAL),
        (("error", "type"), _string, OPTIONAL), (("error", "message"), _string, OPTIONAL),
+       # What defines the workload (harness.workload_digest); records from before it have none.
+       (("workload", "digest"), _string, OPTIONAL),
        # The stability verdict (timing.stability); records from before it have none.
        (("metrics", "stability", "verdict"), _one_of(("stable", "unstable")), OPTIONAL),
        (("metrics", "stability", "failed"), _strings, OPTIONAL),

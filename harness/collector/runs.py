@@ -29,6 +29,8 @@ from harness.schema import SchemaError
 IGNORED_CONFIG = ("run_id", "out", "seed", "data_dir", "data_provenance", "data_fingerprint",
                   "repeat", "repeat_index", "repeat_group", "telemetry_interval", "batch_size",
                   "per_device_batch", "process_id", "coordinator")
+# The identity's field that holds the record's workload.digest.
+WORKLOAD_DIGEST = "workload_digest"
 # Below this many files a pool costs more than it saves.
 PARALLEL_FROM = 1000
 CHUNK = 200
@@ -53,6 +55,8 @@ def configuration(record):
     environment = record["environment"]
     for name in ENVIRONMENT_IDENTITY:
         identity[name] = environment.get(name)
+    # A changed network is another configuration, never a repeat of the old one.
+    identity[WORKLOAD_DIGEST] = at(record, "workload", "digest")
     return identity
 
 

@@ -2,7 +2,7 @@
 import argparse
 import sys
 
-from harness.collector import export, tables
+from harness.collector import compare, export, tables
 from harness.collector.chart import write_chart
 from harness.collector.groups import collapse, failures_of, identities_of
 from harness.collector.labels import kind_of
@@ -38,7 +38,38 @@ def _parser():
     return parser
 
 
+def _compare_parser():
+    parser = argparse.ArgumentParser(
+        prog="collect compare", description="Compare two result sets configuration by "
+        "configuration: speed ratio, significance test, and a mark; exit status 1 where a "
+        "configuration is significantly slower by more than the factor.")
+    parser.add_argument("baseline", help="results folder, or a Markdown document with the "
+                                         "seeds' result tables (published figures)")
+    parser.add_argument("new", help="results folder")
+    parser.add_argument("--factor", type=float, default=compare.DEFAULT_FACTOR,
+                        help="smallest ratio worth reporting (default %(default)s)")
+    parser.add_argument("--format", dest="output_format", choices=("md", "json"), default="md")
+    return parser
+
+
+def compare_main(argv):
+    args = _compare_parser().parse_args(argv)
+    try:
+        text, status, skipped = compare.compare(args.baseline, args.new, args.factor,
+                                                args.output_format)
+    except CollectError as error:
+        sys.stderr.write("collect compare: %s\n" % error)
+        return 2
+    for path, reason in skipped:
+        sys.stderr.write("collect compare: skipped %s: %s\n" % (path, reason))
+    sys.stdout.write(text)
+    return status
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["compare"]:
+        return compare_main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         runs, unreadable, emptied = load(args.folder)

@@ -1,0 +1,235 @@
+"""Two result sets side by side: per configuration, the speed ratio, a significance test and
+a verdict, in Markdown or JSON.
+
+    python harness/collect.py compare BASELINE NEW [--factor F] [--format md|json]
+
+BASELINE is a results folder or a Markdown document with the seeds' result tables
+(harness.collector.published); NEW is a results folder. Configurations are matched on
+MATCH_FIELDS (what ran where, not which versions: comparing versions is the point), and
+a published row on the fields it states. The test is harness.significance's
+(Mann-Whitney U over the repeats' median speeds where both sides were repeated, else
+over the measured epochs' speeds); a published figure has no spread, so its rows are
+not tested and say so. Marks: faster, slower (significant and beyond the factor),
+within factor (significant, but smaller than F), not significant, only in baseline,
+only in new, failed now (ran in the baseline, no successful run now), different
+workload (the workload digests differ: the ratio is not a speed-up). The exit status
+is 1 when a configuration is slower, so CI can gate on it.
+"""
+import json
+import os
+from collections import OrderedDict, namedtuple
+
+from harness import significance
+from harness.collector import published
+from harness.collector.groups import collapse, failures_of, identities_of, unprofiled
+from harness.collector.labels import backend_label, error_text, workload_label
+from harness.collector.layout import Heading, Table
+from harness.collector.records import CollectError
+from harness.collector.runs import WORKLOAD_DIGEST, load, key_of
+from harness.collector.tables import markdown
+
+# What makes a baseline's configuration the new one's: the workload as run, the machine
+# and devices, the backend and its package, the knobs; not the versions, the workload's
+# digest (told apart by its own mark) or how long the run measured.
+MATCH_FIELDS = ("model", "resnet_version", "resnet_layers", "image_size", "dataset", "inference",
+                "method", "instance", "gpus", "devices", "device_kind", "global_batch_size",
+                "data_format", "precision", "backend", "backend_package", "jit_compile", "tf32")
+DEFAULT_FACTOR = 1.1  # asv's: a change under 10% is not worth a CI failure
+SLOWER = "slower"
+
+# One side of a comparison: the configurations' pooled runs (speed: the median of their
+# median speeds; samples: significance.compare_runs's; step_ms: the median step time),
+# the workload digests, and the error of a run that did not succeed.
+Side = namedtuple("Side", "identity speed step_ms samples digests error published")
+# One line of the comparison.
+Line = namedtuple("Line", "identity baseline new ratio by comparison mark")
+
+
+def folder_side(folder, skipped):
+    """{match key: Side} of a results folder: its unprofiled successful configurations, and
+    its failures where nothing of that configuration succeeded. Appends to `skipped` the
+    (path, reason) of each file not read."""
+    runs, unreadable, _ = load(folder)
+    skipped.extend(unreadable)
+    identities = identities_of(runs)
+    groups = unprofiled(collapse([run for run in runs if run.status == "ok"], identities))
+    pooled = OrderedDict()
+    for group in groups:
+        pooled.setdefault(_match_key(group.identity), []).append(group)
+    sides = OrderedDict((key, _pool(members)) for key, members in pooled.items())
+    for failure in failures_of([run for run in runs if run.status != "ok"], identities):
+        key = _match_key(failure.identity)
+        if key not in sides and not failure.identity.get("profile"):
+            sides[key] = Side(_matched(failure.identity), None, None, [],
+                              {failure.identity.get(WORKLOAD_DIGEST)}, error_text(failure.run),
+                              False)
+    return sides
+
+
+def _matched(identity):
+    return OrderedDict((name, identity.get(name)) for name in MATCH_FIELDS)
+
+
+def _match_key(identity):
+    return key_of(_matched(identity))
+
+
+def _pool(groups):
+    """One Side of the groups that match one configuration (several versions, say)."""
+    speeds = sorted(speed for group in groups for speed in group.repeat_speeds)
+    steps = sorted(group.step_ms for group in groups)
+    return Side(_matched(groups[0].identity), _median(speeds), _median(steps),
+                [sample for group in groups for sample in group.samples],
+                {group.identity.get(WORKLOAD_DIGEST) for group in groups}, None, False)
+
+
+def _median(ordered):
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2.0
+
+
+def published_side(path):
+    """[(stated fields, Side)] of a Markdown document's result rows."""
+    return [(row.stated, Side(row.stated, row.speed, row.step_ms, [], {None}, None, True))
+            for row in published.read(path)]
+
+
+def lines(baseline, new, factor):
+    """The comparison's Lines. `baseline`: a folder's {key: Side}, or a published document's
+    [(stated, Side)], each matched to every new configuration that agrees on what it
+    states; `new`: a folder's {key: Side}."""
+    result, matched = [], set()
+    if isinstance(baseline, dict):
+        pairs = [(key, side, [key] if key in new else []) for key, side in baseline.items()]
+    else:
+        pairs = [(None, side, [key for key, one in new.items()
+                               if all(one.identity.get(k) == v for k, v in stated.items())])
+                 for stated, side in baseline]
+    for _, before, keys in pairs:
+        if not keys:
+            result.append(Line(before.identity, before, None, None, None, None,
+                               "only in baseline"))
+        for key in keys:
+            matched.add(key)
+            result.append(_line(before, new[key], factor))
+    result += [Line(side.identity, None, side, None, None, None, "only in new")
+               for key, side in new.items() if key not in matched]
+    return result
+
+
+def _line(before, after, factor):
+    identity = dict(before.identity) if before.published else dict(after.identity)
+    identity.update((k, v) for k, v in after.identity.items() if identity.get(k) is None)
+    if after.error is not None:
+        mark = "failed now" if before.error is None else "failed in both"
+        return Line(identity, before, after, None, None, None, mark)
+    if before.error is not None:
+        return Line(identity, before, after, None, None, None, "only in new")
+    if before.speed is not None and after.speed:
+        ratio, by = after.speed / before.speed, "speed"
+    else:  # a published RNN cell gives seconds per step: the ratio of step times
+        ratio, by = before.step_ms / after.step_ms, "step time"
+    digests = (before.digests | after.digests) - {None}
+    if len(digests) > 1:
+        return Line(identity, before, after, ratio, by, None, "different workload")
+    if before.published:
+        return Line(identity, before, after, ratio, by, None,
+                    _by_ratio(ratio, factor) + " (untested)")
+    comparison = significance.compare_runs(before.samples, after.samples)
+    mark = _by_ratio(ratio, factor) if comparison.significant else "not significant"
+    return Line(identity, before, after, ratio, by, comparison, mark)
+
+
+def _by_ratio(ratio, factor):
+    if ratio >= factor:
+        return "faster"
+    if ratio <= 1.0 / factor:
+        return SLOWER
+    return "within factor"
+
+
+def markdown_text(compared, baseline_name, new_name, factor):
+    """The comparison as Markdown: a table and what its marks and test are."""
+    rows = [[workload_label(line.identity),
+             "%s (%s)" % (backend_label(line.identity.get("backend")),
+                          line.identity.get("backend_package")),
+             _figure(line.baseline), _figure(line.new),
+             "-" if line.ratio is None else "%.2f" % line.ratio,
+             significance.p_text(line.comparison) if line.comparison else
+             ("no spread" if line.baseline is not None and line.baseline.published
+              and line.ratio is not None else "-"),
+             line.mark + ("" if line.new is None or line.new.error is None
+                          else ": " + line.new.error)]
+            for line in compared]
+    notes = ["Baseline: %s; new: %s. New over baseline: above 1.00 the new runs are faster "
+             "(by speed, or by step time where the baseline gives only that). Factor %g: a "
+             "significant change smaller than that is 'within factor'; 'slower' fails the "
+             "comparison (exit status 1)." % (baseline_name, new_name, factor),
+             "p: %s (scipy.stats.mannwhitneyu) over the repeats' median speeds where both "
+             "sides were repeated, else over the measured epochs' speeds; 'too few (n vs m)': "
+             "samples that small cannot reach p < %g." % (significance.TEST, significance.ALPHA)]
+    if any(line.baseline is not None and line.baseline.published for line in compared):
+        notes.append("A published figure has no spread: its rows are not tested ('untested', "
+                     "'no spread'), and a row states only what its table says (a row that "
+                     "names no backend matches every backend).")
+    if any(line.mark == "different workload" for line in compared):
+        notes.append("'different workload': the two sides' workload digests differ (the "
+                     "model's, recipe's or data generator's code changed): the ratio is not a "
+                     "speed-up.")
+    table = Table(["Workload", "Backend", "Baseline", "New", "New/Baseline", "p", "Mark"], rows)
+    return markdown([Heading(1, "Comparison"), table] + notes)
+
+
+def _figure(side):
+    if side is None or side.error is not None:
+        return "-"
+    if side.speed is not None:
+        return "%.4g/s" % side.speed
+    return "%.4g ms/step" % side.step_ms
+
+
+def json_text(compared, baseline_name, new_name, factor):
+    rows = [OrderedDict([
+        ("identity", line.identity), ("mark", line.mark),
+        ("baseline", _side_json(line.baseline)), ("new", _side_json(line.new)),
+        ("ratio", line.ratio), ("ratio_by", line.by),
+        ("p", line.comparison.p if line.comparison else None),
+        ("test_samples", line.comparison.kind if line.comparison else None),
+        ("test_sizes", list(line.comparison.n) if line.comparison else None),
+        ("untested_why", None if line.comparison else _untested_why(line))])
+        for line in compared]
+    return json.dumps(OrderedDict([
+        ("baseline", baseline_name), ("new", new_name), ("factor", factor),
+        ("test", significance.TEST), ("slower", sum(line.mark == SLOWER for line in compared)),
+        ("rows", rows)]), indent=1) + "\n"
+
+
+def _side_json(side):
+    if side is None:
+        return None
+    return OrderedDict([("speed", side.speed), ("step_ms", side.step_ms),
+                        ("runs", len(side.samples)), ("published", side.published),
+                        ("workload_digests", sorted(d for d in side.digests if d)),
+                        ("error", side.error)])
+
+
+def _untested_why(line):
+    if line.ratio is None:
+        return "nothing to compare"
+    if line.baseline.published:
+        return "a published figure has no spread"
+    return line.mark
+
+
+def compare(baseline, new, factor=DEFAULT_FACTOR, output_format="md"):
+    """(text, exit status, files skipped) of comparing the folder or Markdown document
+    `baseline` with the folder `new`; the status is 1 where a configuration is slower."""
+    if not factor >= 1:
+        raise CollectError("--factor must be at least 1, not %g" % factor)
+    skipped = []
+    before = published_side(baseline) if os.path.isfile(baseline) \
+        else folder_side(baseline, skipped)
+    compared = lines(before, folder_side(new, skipped), factor)
+    render = markdown_text if output_format == "md" else json_text
+    return (render(compared, baseline, new, factor),
+            1 if any(line.mark == SLOWER for line in compared) else 0, skipped)

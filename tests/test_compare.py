@@ -1,0 +1,254 @@
+"""Comparing result sets: the workload digest, `collect compare` of two folders, and a
+published Markdown table as the baseline (parsed robustly: hypothesis)."""
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from harness import workload_digest
+from harness.collector import published
+from harness.collector.cli import main
+from test_collect import ROOT, record, run, seed_rnn_records, write
+
+SEEDS = os.path.join(os.path.dirname(ROOT), "shared", "seeds")
+CNN_SEED = os.path.join(SEEDS, "001_39fb3ed61ed35016.txt")
+README_SEED = os.path.join(SEEDS, "000_467c0bdfac0d6112.txt")
+needs_seeds = pytest.mark.skipif(not os.path.exists(CNN_SEED), reason="the seeds are not here")
+SETTINGS = dict(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def run_compare(*arguments):
+    """`collect compare ARGUMENTS` in this process: (exit status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err
+    try:
+        status = main(["compare"] + [str(a) for a in arguments])
+    finally:
+        sys.stdout, sys.stderr = saved
+    return status, out.getvalue(), err.getvalue()
+
+
+def compare_json(baseline, new, *options):
+    status, out, err = run_compare(baseline, new, "--format", "json", *options)
+    return status, json.loads(out) if out else None, err
+
+
+def marks(document):
+    return {(row["identity"]["model"], row["identity"]["backend"]): row["mark"]
+            for row in document["rows"]}
+
+
+def cnn(backend, speed, epochs, **fields):
+    return record("cnn", backend, backend, "C5.xLarge", speed=speed, epoch_speeds=epochs,
+                  **fields)
+
+
+STEADY = [300.0, 301.0, 299.0, 302.0, 300.5]
+
+
+# --- the workload digest ---
+
+def test_the_digest_covers_model_recipe_data_and_native_network_and_is_stable():
+    keras = workload_digest.describe("cnn", "cifar10", "jax")
+    assert sorted(keras["files"]) == ["datasets/__init__.py", "datasets/cifar10.py",
+                                      "datasets/files.py", "models/__init__.py", "models/cnn.py"]
+    assert all(len(digest) == 64 for digest in keras["files"].values())
+    assert keras == workload_digest.describe("cnn", "cifar10", "jax")
+    native = workload_digest.describe("cnn", "synthetic", "native-torch")
+    assert "backends/native/torch_nets.py" in native["files"]
+    assert not any("jax" in path for path in native["files"])
+    assert len({keras["digest"], native["digest"],
+                workload_digest.describe("mlp", "synthetic", "jax")["digest"]}) == 3
+
+
+def test_a_changed_source_changes_the_digest_and_is_named(tmp_path, monkeypatch):
+    copy = tmp_path / "harness"
+    shutil.copytree(os.path.join(ROOT, "harness"), str(copy),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(workload_digest, "HARNESS", str(copy))
+    before = workload_digest.describe("mlp", "synthetic", "jax")
+    model = copy / "models" / "mlp.py"
+    model.write_bytes(model.read_bytes().replace(b"\n", b"\r\n"))  # a Windows checkout
+    assert workload_digest.describe("mlp", "synthetic", "jax") == before
+    model.write_bytes(model.read_bytes() + b"# another layer\n")
+    after = workload_digest.describe("mlp", "synthetic", "jax")
+    assert after["digest"] != before["digest"]
+    assert workload_digest.changed(before, after) == ["models/mlp.py"]
+    # unrelated workloads keep theirs
+    assert workload_digest.describe("cnn", "synthetic", "jax")["files"]["models/cnn.py"]
+
+
+def test_the_collector_keeps_changed_workloads_apart_and_reads_records_without_one(tmp_path):
+    old, new = cnn("jax", 300.0, STEADY), cnn("jax", 310.0, STEADY)
+    old["workload"] = {"digest": "sha256:" + "a" * 64, "files": {}}
+    new["workload"] = {"digest": "sha256:" + "b" * 64, "files": {}}
+    status, markdown, errors = run(write(tmp_path, old, new, cnn("torch", 250.0, STEADY)))
+    assert (status, errors) == (0, "")
+    assert "Workload Digest" in markdown
+    assert "aaaaaaaaaaaa" in markdown and "bbbbbbbbbbbb" in markdown
+
+
+# --- compare two folders ---
+
+def test_compare_marks_each_configuration_and_fails_on_a_slowdown(tmp_path):
+    baseline = write(tmp_path / "before", cnn("tensorflow", 300.0, STEADY),
+                     cnn("torch", 250.0, [250.0, 251.0, 249.0, 252.0, 250.5]),
+                     record("mlp", "jax", "jax", "C5.xLarge", speed=1000.0),
+                     record("mlp", "torch", "torch", "C5.xLarge", speed=900.0))
+    new = write(tmp_path / "after", cnn("tensorflow", 200.0, [200.0, 201.0, 199.0, 202.0, 200.5]),
+                cnn("torch", 250.0, [250.0, 255.0, 245.0, 252.0, 248.0]),
+                record("mlp", "jax", "jax", "C5.xLarge", status="error",
+                       error={"type": "OOM", "message": "out of memory"}),
+                record("lstm", "jax", "jax", "C5.xLarge", step_ms=2.0, epoch_seconds=10.0))
+    status, document, errors = compare_json(baseline, new)
+    assert (status, errors) == (1, "")
+    assert marks(document) == {("cnn", "tensorflow"): "slower", ("cnn", "torch"): "not significant",
+                               ("mlp", "jax"): "failed now", ("mlp", "torch"): "only in baseline",
+                               ("lstm", "jax"): "only in new"}
+    slower = next(r for r in document["rows"] if r["mark"] == "slower")
+    assert slower["ratio"] == pytest.approx(200.0 / 300.0)
+    assert slower["test_samples"] == "epochs" and slower["test_sizes"] == [5, 5]
+    assert slower["p"] < 0.05 and document["slower"] == 1
+    assert document["test"].startswith("Mann-Whitney U")
+    failed = next(r for r in document["rows"] if r["mark"] == "failed now")
+    assert failed["new"]["error"] == "OOM: out of memory"
+    status, markdown, _ = run_compare(baseline, new)
+    assert status == 1 and "| slower " in markdown and "Mann-Whitney U" in markdown
+
+
+def test_the_factor_sets_what_counts_as_slower(tmp_path):
+    baseline = write(tmp_path / "before", cnn("jax", 300.0, STEADY))
+    new = write(tmp_path / "after", cnn("jax", 285.0, [285.0, 286.0, 284.0, 287.0, 285.5]))
+    status, document, _ = compare_json(baseline, new)  # 0.95: significant, under 10%
+    assert status == 0 and marks(document) == {("cnn", "jax"): "within factor"}
+    status, document, _ = compare_json(baseline, new, "--factor", "1.01")
+    assert status == 1 and marks(document) == {("cnn", "jax"): "slower"}
+    status, _, errors = run_compare(baseline, new, "--factor", "0.5")
+    assert status == 2 and errors.startswith("collect compare: --factor")
+
+
+def test_repeats_are_compared_over_their_medians_and_versions_do_not_split_a_match(tmp_path):
+    before = [cnn("jax", speed, STEADY, repeat=3, repeat_index=i)
+              for i, speed in enumerate((300.0, 302.0, 299.0))]
+    after = [cnn("jax", speed, STEADY, repeat=3, repeat_index=i, keras_version="3.16.0")
+             for i, speed in enumerate((400.0, 405.0, 398.0))]
+    status, document, _ = compare_json(write(tmp_path / "b", *before), write(tmp_path / "a", *after))
+    (row,) = document["rows"]
+    assert row["test_samples"] == "repeats" and row["test_sizes"] == [3, 3]
+    assert row["mark"] == "not significant" and row["p"] is None  # 3 vs 3 cannot reach 0.05
+    assert row["ratio"] == pytest.approx(400.0 / 300.0) and status == 0
+
+
+def test_a_changed_workload_is_marked_not_called_a_speedup(tmp_path):
+    old, new = cnn("jax", 300.0, STEADY), cnn("jax", 600.0, [600.0, 601.0, 599.0, 602.0, 600.5])
+    old["workload"] = {"digest": "sha256:" + "a" * 64, "files": {}}
+    new["workload"] = {"digest": "sha256:" + "b" * 64, "files": {}}
+    status, document, _ = compare_json(write(tmp_path / "b", old), write(tmp_path / "a", new))
+    assert status == 0 and marks(document) == {("cnn", "jax"): "different workload"}
+    status, markdown, _ = run_compare(tmp_path / "b", tmp_path / "a")
+    assert "digests differ" in markdown
+
+
+def test_compare_of_a_missing_folder_is_one_line_and_exit_2(tmp_path):
+    status, out, errors = run_compare(tmp_path / "nothing", tmp_path / "nothing")
+    assert (status, out) == (2, "") and len(errors.splitlines()) == 1
+
+
+# --- a published table as the baseline ---
+
+@needs_seeds
+def test_the_seeds_tables_are_read_row_by_row():
+    rows = published.read(CNN_SEED)
+    assert len(rows) == 40
+    first = rows[0]
+    assert first.speed == 253.0 and first.stated == {
+        "dataset": "cifar10", "inference": False, "instance": "C5.xLarge", "gpus": 0,
+        "model": "cnn", "backend": "mxnet", "backend_package": "mxnet-mkl",
+        "global_batch_size": 32, "data_format": "channels_last"}
+    # the model of a section without a Model column comes from its Configuration table
+    synthetic = [r for r in rows if r.stated["dataset"] == "synthetic"]
+    assert len(synthetic) == 16 and {r.stated["model"] for r in synthetic} == {"resnet50"}
+    assert {r.stated.get("method") for r in rows if r.stated["dataset"] == "imagenet"} == {
+        "train_on_batch", "generator"}
+    rnn = published.read(README_SEED)  # the RNN table: seconds per epoch and per step
+    assert len(rnn) == 9 and rnn[1].step_ms == pytest.approx(0.264)
+    assert rnn[1].stated == {"model": "lstm", "inference": False, "instance": "P3.8xLarge",
+                             "gpus": 1, "dataset": "synthetic"}
+
+
+@needs_seeds
+def test_compare_against_the_published_seed_says_it_has_no_spread(tmp_path):
+    new = write(tmp_path / "new", record("cnn", "tensorflow", "tensorflow", "C5.xLarge",
+                                         data_format="channels_last", dataset="cifar10",
+                                         speed=154.5, epoch_speeds=STEADY))
+    status, document, _ = compare_json(CNN_SEED, new)
+    (row,) = [r for r in document["rows"] if r["new"] is not None]
+    assert row["ratio"] == pytest.approx(154.5 / 309.0) and row["mark"] == "slower (untested)"
+    assert row["baseline"]["published"] and row["untested_why"] == "a published figure has no spread"
+    assert status == 0  # untested: not a significant slowdown
+    assert sum(r["mark"] == "only in baseline" for r in document["rows"]) == 39
+    status, markdown, _ = run_compare(CNN_SEED, new)
+    assert "A published figure has no spread" in markdown and "no spread" in markdown
+
+
+def test_the_collectors_own_tables_are_a_baseline_too(tmp_path):
+    """Our CNN and RNN Markdown, read back: every configuration's row, its figure as shown."""
+    folder = write(tmp_path / "runs", *(seed_rnn_records() + [cnn("tensorflow", 300.0, STEADY)]))
+    _, markdown, _ = run(folder)
+    document = tmp_path / "published.md"
+    document.write_text(markdown)
+    rows = published.read(str(document))
+    assert len(rows) == len(seed_rnn_records()) + 1
+    status, compared_, _ = compare_json(document, folder)
+    assert status == 0
+    assert {r["mark"] for r in compared_["rows"]} == {"within factor (untested)"}
+    # as exact as the printed figure: "2ms/step" for 2.04 ms
+    assert all(r["ratio"] == pytest.approx(1.0, rel=0.03) for r in compared_["rows"])
+
+
+def test_no_result_table_is_one_line_and_exit_2(tmp_path):
+    document = tmp_path / "notes.md"
+    document.write_text("# Notes\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
+    status, out, errors = run_compare(document, tmp_path)
+    assert (status, out) == (2, "") and "no result table" in errors
+
+
+CELL = st.text(st.characters(blacklist_categories=("Cs",)), max_size=15)
+HEADERS = st.lists(st.sampled_from(["Instance", "Instance Type", "GPU used", "GPUs", "Model",
+                                    "Backend", "Package", "Method", "Batch Size", "Data Format",
+                                    "Data Set", "Speed (images/s)",
+                                    "Speed/Epoch <br />(Lower is better)", "Repeats"]) | CELL,
+                   min_size=1, max_size=9)
+
+
+@settings(max_examples=300, **SETTINGS)
+@given(st.lists(st.one_of(
+    st.builds(lambda level, title: "#" * level + " " + title, st.integers(1, 5), CELL),
+    st.builds(lambda headers, rows: "\n".join(
+        ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        + ["|" + "|".join(row) + "|" for row in rows]),
+        HEADERS, st.lists(st.lists(CELL | st.sampled_from(
+            ["C5.xLarge", "0", "4", "MXNet", "ReNet50V1", "`fit_generator`", "32",
+             "channel last", "N/A", "253", "13 sec - 264us/step", "1e400", "-5", "\t7\t"]),
+            max_size=10), max_size=4)),
+    CELL), max_size=8))
+def test_any_markdown_parses_without_a_traceback(blocks):
+    rows = published.parse("\n\n".join(blocks))
+    for row in rows:
+        assert (row.speed is None) != (row.step_ms is None)
+        assert (row.speed or row.step_ms) > 0
+        assert all(isinstance(v, (str, int, bool)) for v in row.stated.values())
+
+
+def test_compare_runs_as_a_script(tmp_path):
+    folder = write(tmp_path / "runs", cnn("jax", 300.0, STEADY))
+    proc = subprocess.run([sys.executable, "harness/collect.py", "compare", folder, folder],
+                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True)
+    assert (proc.returncode, proc.stderr) == (0, "") and "| not significant" in proc.stdout

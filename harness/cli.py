@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 
-from harness import backends, spec as specs
+from harness import backends, rerun, spec as specs
 from harness.options import MODEL_OPTIONS, REPEAT_OPTIONS, RUN_OPTIONS, run_options
 from harness.spec import UsageError
 
@@ -59,6 +59,7 @@ def build_parser():
                             "Job (see docs/multi-node.md); the collector over the gathered "
                             "folders makes the one sweep's tables")
     _add_run_options(sweep, with_backend=False)
+    rerun.add_parser(commands)
     return parser
 
 
@@ -94,6 +95,8 @@ def main(argv=None):
         if args.command == "sweep":
             from harness import sweep
             return sweep.main(args, run_options(args))
+        if args.command == "rerun":
+            return rerun.main(args)
         spec = specs.make_spec(model=args.command, backend=args.backend, run_id=args.run_id,
                                **run_options(args))
         if not backends.installed(spec.backend):

@@ -46,39 +46,44 @@ Line = namedtuple("Line", "identity baseline new ratio by comparison mark")
 
 
 def folder_side(folder, skipped):
-    """{match key: Side} of a results folder: its unprofiled successful configurations, and
-    its failures where nothing of that configuration succeeded. Appends to `skipped` the
-    (path, reason) of each file not read."""
+    """runs_side of a results folder; appends to `skipped` the (path, reason) of each file
+    not read."""
     runs, unreadable, _ = load(folder)
     skipped.extend(unreadable)
+    return runs_side(runs)
+
+
+def runs_side(runs, match_fields=MATCH_FIELDS):
+    """{match key: Side} of `runs` (runs.Run): their unprofiled successful configurations,
+    and their failures where nothing of that configuration succeeded."""
     identities = identities_of(runs)
     groups = unprofiled(collapse([run for run in runs if run.status == "ok"], identities))
     pooled = OrderedDict()
     for group in groups:
-        pooled.setdefault(_match_key(group.identity), []).append(group)
+        pooled.setdefault(_match_key(group.identity, match_fields), []).append(group)
     sides = OrderedDict((key, _pool(members)) for key, members in pooled.items())
     for failure in failures_of([run for run in runs if run.status != "ok"], identities):
-        key = _match_key(failure.identity)
+        key = _match_key(failure.identity, match_fields)
         if key not in sides and not failure.identity.get("profile"):
-            sides[key] = Side(_matched(failure.identity), None, None, [],
+            sides[key] = Side(_matched(failure.identity, MATCH_FIELDS), None, None, [],
                               {failure.identity.get(WORKLOAD_DIGEST)}, error_text(failure.run),
                               False)
     return sides
 
 
-def _matched(identity):
-    return OrderedDict((name, identity.get(name)) for name in MATCH_FIELDS)
+def _matched(identity, match_fields):
+    return OrderedDict((name, identity.get(name)) for name in match_fields)
 
 
-def _match_key(identity):
-    return key_of(_matched(identity))
+def _match_key(identity, match_fields):
+    return key_of(_matched(identity, match_fields))
 
 
 def _pool(groups):
     """One Side of the groups that match one configuration (several versions, say)."""
     speeds = sorted(speed for group in groups for speed in group.repeat_speeds)
     steps = sorted(group.step_ms for group in groups)
-    return Side(_matched(groups[0].identity), _median(speeds), _median(steps),
+    return Side(_matched(groups[0].identity, MATCH_FIELDS), _median(speeds), _median(steps),
                 [sample for group in groups for sample in group.samples],
                 {group.identity.get(WORKLOAD_DIGEST) for group in groups}, None, False)
 
@@ -229,7 +234,14 @@ def compare(baseline, new, factor=DEFAULT_FACTOR, output_format="md"):
     skipped = []
     before = published_side(baseline) if os.path.isfile(baseline) \
         else folder_side(baseline, skipped)
-    compared = lines(before, folder_side(new, skipped), factor)
+    text, status = report(before, folder_side(new, skipped), baseline, new, factor,
+                          output_format)
+    return text, status, skipped
+
+
+def report(before, after, baseline_name, new_name, factor=DEFAULT_FACTOR, output_format="md"):
+    """(text, exit status) of comparing two sides (folder_side, runs_side, published_side)."""
+    compared = lines(before, after, factor)
     render = markdown_text if output_format == "md" else json_text
-    return (render(compared, baseline, new, factor),
-            1 if any(line.mark == SLOWER for line in compared) else 0, skipped)
+    return (render(compared, baseline_name, new_name, factor),
+            1 if any(line.mark == SLOWER for line in compared) else 0)

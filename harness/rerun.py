@@ -1,0 +1,167 @@
+"""`python -m harness rerun RESULT.json [--repeat N] [--out DIR] [--force]`: run a recorded
+configuration again in this environment, and compare the new runs with the original.
+
+The recorded config gives the run again: the workload, options, seed, batch, devices,
+precision, timing and knobs as the original resolved them; not what only names or places
+a run (its id, folder, repeat numbering), nor the data folder or instance label of the
+machine it ran on. Before it starts it lists what differs from the recorded environment
+(Keras and framework versions, the packages that matter, Python, platform, CPU, GPUs and
+driver, image, git commit, the variables that change a backend). It refuses (exit 2) when
+the workload itself changed (harness.workload_digest: the model's, recipe's or data
+generator's code) unless --force, since the comparison would then not be of the same
+network. It ends with `collect compare` of the original against the new runs, matched
+whatever the instance label. Exit status: 2 refused or unusable, 1 when a new run failed
+or is significantly slower beyond the factor, else 0.
+"""
+import sys
+
+from harness import environment, schema, spec as specs, workload_digest
+from harness.spec import UsageError
+
+# Config fields that only name or place a run, or belong to the machine it ran on.
+NOT_REPEATED = ("run_id", "out", "repeat", "repeat_index", "repeat_group", "data_dir",
+                "instance")
+# Environment facts compared as they are; packages are compared where they matter.
+COMPARED = ("python", "platform", "cpu_model", "cpu_cores", "image", "git_commit")
+# Distributions whose version changes what a run computes or how fast.
+PACKAGE_PREFIXES = ("keras", "tensorflow", "tf-keras", "jax", "torch", "mxnet", "theano",
+                    "numpy", "optax", "nvidia-", "intel-", "mkl")
+# Variables the backend adapters set themselves when they are unset (a result records them
+# as the adapter left them): unset here, they are no difference, the run sets them again.
+SET_BY_THE_HARNESS = ("KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL", "TF_FORCE_GPU_ALLOW_GROWTH",
+                      "JAX_PLATFORMS", "XLA_FLAGS", "THEANO_FLAGS", "CUDA_VISIBLE_DEVICES",
+                      "MASTER_ADDR", "MASTER_PORT")
+
+
+def add_parser(commands):
+    """The `rerun` subcommand of harness.cli's parser."""
+    sub = commands.add_parser("rerun", help="run a result's configuration again here and "
+                                            "compare with it",
+                              description=__doc__.split("\n\n")[1].replace("\n", " "))
+    sub.add_argument("result", help="a result file (RESULT.json)")
+    sub.add_argument("--repeat", type=int, default=1,
+                     help="runs, each in a fresh process (default: 1)")
+    sub.add_argument("--out", default=specs.DEFAULTS["out"],
+                     help="folder the new result files go to (default: results)")
+    sub.add_argument("--force", action="store_true",
+                     help="run even though the workload's code changed since the result")
+    sub.add_argument("--factor", type=float, default=1.1,
+                     help="smallest speed ratio the comparison reports (default: 1.1)")
+    return sub
+
+
+def main(args):
+    """Run `args` (the parsed `rerun` command); returns the exit status."""
+    try:
+        record = schema.read(args.result)
+    except (schema.SchemaError, OSError) as error:
+        raise UsageError("%s: %s" % (args.result, error))
+    if args.repeat < 1:
+        raise UsageError("--repeat must be at least 1")
+    config = record["config"]
+    model, backend = config.get("model"), config.get("backend")
+    options = options_of(record)
+    specs.make_spec(model=model, backend=backend, **options)  # refuses what cannot run now
+    _say("rerun of %s (%s on %s, %s)" % (record["run_id"], model, backend, record["status"]))
+    for line in environment_changes(record["environment"], environment.describe()):
+        _say("  differs: " + line)
+    changed = workload_changes(record)
+    if changed is None:
+        _say("  the result records no workload digest (an older harness): whether the "
+             "workload changed cannot be told")
+    elif changed:
+        _say("  the workload changed since the result: %s" % ", ".join(changed))
+        if not args.force:
+            raise UsageError("the workload's code changed (%s); the comparison would not be "
+                             "of the same network: --force runs it anyway" % ", ".join(changed))
+    from harness import sweep  # the runs' own processes; nothing here imports a framework
+    new = sweep.run_repeats(model, backend, dict(options, out=args.out, repeat=args.repeat),
+                            args.out, timeout=None)
+    text, status = comparison(record, new, args.result, args.out, args.factor)
+    sys.stdout.write(text)
+    failed = any(one["status"] not in ("ok", "skipped") for one in new)
+    return 1 if failed else status
+
+
+def options_of(record):
+    """The run options that repeat the recorded run (spec field -> value)."""
+    config = record["config"]
+    return dict((name, config[name]) for name in specs.FIELD_NAMES
+                if name not in NOT_REPEATED + ("model", "backend")
+                and config.get(name) is not None)
+
+
+def environment_changes(recorded, current):
+    """'name: recorded -> now' for each fact of the environment that differs."""
+    lines = []
+    packages_now = current.get("packages") or {}
+    packages_then = recorded.get("packages") or {}
+    for name in COMPARED:
+        _differs(lines, name, recorded.get(name), current.get(name))
+    _differs(lines, "keras", recorded.get("keras_version"), packages_now.get("keras"))
+    package = recorded.get("backend_package")
+    if package:
+        _differs(lines, "backend %s" % package, recorded.get("backend_version"),
+                 packages_now.get(package))
+    for name in sorted(set(packages_then) | set(packages_now)):
+        if name.startswith(PACKAGE_PREFIXES) and name != package:
+            _differs(lines, "package %s" % name, packages_then.get(name), packages_now.get(name))
+    _differs(lines, "GPUs", _gpus(recorded.get("gpus")), _gpus(current.get("gpus")))
+    then, now = recorded.get("env_vars") or {}, current.get("env_vars") or {}
+    for name in sorted(set(then) | set(now)):
+        if name in now or name not in SET_BY_THE_HARNESS:
+            _differs(lines, "$%s" % name, then.get(name), now.get(name))
+    return lines
+
+
+def _differs(lines, name, then, now):
+    if then != now:
+        lines.append("%s: %s -> %s" % (name, _text(then), _text(now)))
+
+
+def _text(value):
+    return "(none)" if value in (None, "", []) else str(value)
+
+
+def _gpus(gpus):
+    """The GPUs' models and drivers, as one text."""
+    if not isinstance(gpus, list):
+        return None
+    return ", ".join("%s (driver %s)" % (gpu.get("name"), gpu.get("driver"))
+                     for gpu in gpus if isinstance(gpu, dict)) or None
+
+
+def workload_changes(record):
+    """The workload's files that changed since `record`, [] where none did, or None where the
+    record has no digest to tell."""
+    recorded = record.get("workload")
+    if not isinstance(recorded, dict) or not recorded.get("digest"):
+        return None
+    config = record["config"]
+    current = workload_digest.describe(config.get("model"), config.get("dataset", "synthetic"),
+                                       config.get("backend"))
+    if current["digest"] == recorded["digest"]:
+        return []
+    return workload_digest.changed(recorded, current) or ["(the digest's form)"]
+
+
+def comparison(original, new, original_name, new_name, factor):
+    """(Markdown, exit status) of the original record against the new ones, matched on
+    everything but the instance label."""
+    from harness.collector import compare, records, runs
+    fields = tuple(name for name in compare.MATCH_FIELDS if name != "instance")
+    sides = []
+    for some in ([original], new):
+        summaries = []
+        for one in some:
+            try:
+                summaries.append(runs.summarize(records.checked(one)[0]))
+            except schema.SchemaError as error:
+                _say("  not compared: run %s: %s" % (one.get("run_id"), error))
+        sides.append(compare.runs_side(summaries, fields))
+    return compare.report(sides[0], sides[1], original_name, new_name, factor)
+
+
+def _say(text):
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()

@@ -252,3 +252,15 @@ def test_compare_runs_as_a_script(tmp_path):
                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True)
     assert (proc.returncode, proc.stderr) == (0, "") and "| not significant" in proc.stdout
+
+
+def test_without_scipy_nothing_is_called_significant(tmp_path):
+    baseline = write(tmp_path / "before", cnn("jax", 300.0, STEADY))
+    new = write(tmp_path / "after", cnn("jax", 200.0, [200.0, 201.0, 199.0, 202.0, 200.5]))
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.modules['scipy'] = None\n"
+         "from harness.collector.cli import main\nsys.exit(main(sys.argv[1:]))",
+         "compare", baseline, new, "--format", "json"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    assert proc.returncode == 0, proc.stderr
+    assert marks(json.loads(proc.stdout)) == {("cnn", "jax"): "slower (untested: no scipy)"}

@@ -12,8 +12,9 @@ over the measured epochs' speeds); a published figure has no spread, so its rows
 not tested and say so. Marks: faster, slower (significant and beyond the factor),
 within factor (significant, but smaller than F), not significant, only in baseline,
 only in new, failed now (ran in the baseline, no successful run now), different
-workload (the workload digests differ: the ratio is not a speed-up). The exit status
-is 1 when a configuration is slower, so CI can gate on it.
+workload (the workload digests differ: the ratio is not a speed-up); "(untested)" where
+no test could run (a published figure, or no scipy here). The exit status is 1 when a
+configuration is slower (tested), so CI can gate on it.
 """
 import json
 import os
@@ -141,7 +142,10 @@ def _line(before, after, factor):
         return Line(identity, before, after, ratio, by, None,
                     _by_ratio(ratio, factor) + " (untested)")
     comparison = significance.compare_runs(before.samples, after.samples)
-    mark = _by_ratio(ratio, factor) if comparison.significant else "not significant"
+    if comparison.why == "unavailable":
+        mark = _by_ratio(ratio, factor) + " (untested: no scipy)"
+    else:
+        mark = _by_ratio(ratio, factor) if comparison.significant else "not significant"
     return Line(identity, before, after, ratio, by, comparison, mark)
 
 

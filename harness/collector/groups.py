@@ -6,7 +6,7 @@ from collections import OrderedDict, namedtuple
 
 from harness import schema
 from harness.collector.labels import DATASETS, METHODS, MODELS, PHASES
-from harness.collector.records import is_number
+from harness.collector.records import NUMBER_TYPES
 from harness.collector.runs import key_of
 
 # Groups merged on some of their fields; `members` holds the fastest group per slot.
@@ -45,8 +45,8 @@ class Group(object):
         self.epoch_seconds = statistics.median(run.epoch_seconds for run in runs)
         self.loss = median_or_none(run.loss for run in runs)
         self.accuracy = median_or_none(run.accuracy for run in runs)
-        self.phases = OrderedDict((name, median_or_none(run.phases[at] for run in runs))
-                                  for at, name in enumerate(PHASES))
+        self.phases = OrderedDict(zip(PHASES, map(median_or_none,
+                                                  zip(*[run.phases for run in runs]))))
         self.gpu_util = median_or_none(run.gpu_util for run in runs)
         self.gpu_memory = median_or_none(run.memory_peak for run in runs)
         self.gpu_memory_source = next((run.memory_source for run in runs
@@ -58,8 +58,10 @@ class Group(object):
 
 
 def median_or_none(values):
-    numbers = [v for v in values if is_number(v)]
-    return statistics.median(numbers) if numbers else None
+    numbers = [v for v in values if v.__class__ in NUMBER_TYPES]  # is_number, inlined
+    if len(numbers) < 2:  # one run: most configurations
+        return numbers[0] if numbers else None
+    return statistics.median(numbers)
 
 
 def collapse(runs, identities):
@@ -123,7 +125,7 @@ def rank(known, value):
 
 
 def number_first(value):
-    return (0, value, "") if is_number(value) else (1, 0, str(value))
+    return (0, value, "") if value.__class__ in NUMBER_TYPES else (1, 0, str(value))
 
 
 def order(row):

@@ -271,7 +271,8 @@ def _markdown_table(table):
     out as tabulate's "github" format lays out text (cells stripped and left-aligned, each
     column as wide as its longest cell and at least its header and two spaces). Written out
     here: tabulate's guess at each cell's type was half the time of a long report."""
-    rows = [[cell.translate(_CELL_ESCAPES).strip() for cell in row] for row in table.rows]
+    rows = [[(cell.translate(_CELL_ESCAPES) if "|" in cell or "\n" in cell or "\r" in cell
+              else cell).strip() for cell in row] for row in table.rows]
     widths = [max([len(header) + 2] + [len(row[at]) for row in rows])
               for at, header in enumerate(table.headers)]
     line = "| %s |" % " | ".join("{:<%d}" % width for width in widths)

@@ -18,9 +18,10 @@ import sys
 from harness import environment, schema, spec as specs, workload_digest
 from harness.spec import UsageError
 
-# Config fields that only name or place a run, or belong to the machine it ran on.
+# Config fields that only name or place a run, or belong to the machine it ran on (a
+# job's ranks and coordinator too: its launcher placed them).
 NOT_REPEATED = ("run_id", "out", "repeat", "repeat_index", "repeat_group", "data_dir",
-                "instance")
+                "instance", "process_id", "num_processes", "coordinator")
 # Environment facts compared as they are; packages are compared where they matter.
 COMPARED = ("python", "platform", "cpu_model", "cpu_cores", "image", "git_commit")
 # Distributions whose version changes what a run computes or how fast.
@@ -60,6 +61,9 @@ def main(args):
         raise UsageError("--repeat must be at least 1")
     config = record["config"]
     model, backend = config.get("model"), config.get("backend")
+    if (config.get("num_processes") or 1) > 1:
+        raise UsageError("the result is rank 0's of a job of %d processes: run it again "
+                         "through its launcher (docs/multi-node.md)" % config["num_processes"])
     options = options_of(record)
     specs.make_spec(model=model, backend=backend, **options)  # refuses what cannot run now
     _say("rerun of %s (%s on %s, %s)" % (record["run_id"], model, backend, record["status"]))

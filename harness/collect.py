@@ -4,6 +4,7 @@
     python -m harness.collect results/ --kind rnn --format csv
     python -m harness.collect results/ --chart speed.png
     python -m harness.collect results/ --phases    # also where each run's time went
+    python harness/collect.py compare BASELINE NEW  # two result sets, or a published table
 
 Reads the records of harness/schema.py and nothing else: no deep-learning
 framework is imported, so it runs on any host that has `tabulate` (and

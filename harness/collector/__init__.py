@@ -3,7 +3,8 @@
 One module per job: `records` reads and checks a file, `runs` boils each down to
 the figures used (reading large folders with a pool of processes), `groups` gathers repeats
 into configurations, `labels` names things as the seeds do, `tables` lays out the
-seeds' tables as Markdown, `export` writes CSV and JSON, `chart` draws the PNG, and
-`cli` is the command line (run as `python harness/collect.py`, which imports it).
+seeds' tables as Markdown, `export` writes CSV and JSON, `chart` draws the PNG,
+`published` reads the seeds' tables back, `compare` sets two result sets side by side,
+and `cli` is the command line (run as `python harness/collect.py`, which imports it).
 No module here imports a deep-learning framework.
 """

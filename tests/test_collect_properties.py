@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from harness import schema
-from harness.collector import tables
+from harness.collector import records, tables
 from harness.collector.labels import PHASES
 from harness.collector.layout import Table
 from test_collect import gpu_telemetry, record, run
@@ -235,3 +235,40 @@ def test_markdown_tables_are_laid_out_as_tabulate_lays_them_out(table):
     cells = [[cell.replace("|", "\\|").replace("\n", " ") for cell in row] for row in rows]
     assert ours == tabulate(cells, headers=headers, tablefmt="github",
                             disable_numparse=True) + "\n"
+
+
+def outcome(path, decode=None):
+    """What records.read makes of a file: (record, notes), or the error it raises."""
+    try:
+        return records.read(path, decode)
+    except (schema.SchemaError, OSError) as error:
+        return type(error).__name__, str(error)
+
+
+@settings(max_examples=TEXT_EXAMPLES, **SETTINGS)
+@given(folders())
+def test_msgspec_reads_every_file_as_json_reads_it(files):
+    """Large folders are read with msgspec where it is installed: the same records, notes
+    and reasons as json's, whatever a file holds."""
+    decode = pytest.importorskip("msgspec").json.decode
+    folder = write_folder(files)
+    try:
+        for name in files:
+            path = os.path.join(folder, name)
+            assert outcome(path, decode) == outcome(path), name
+    finally:
+        shutil.rmtree(folder)
+
+
+@pytest.mark.parametrize("text", ["1e400", '"\\ud800"', "123456789012345678901234567890",
+                                  "-1e400", '"\\udc00x"'])
+def test_msgspec_leaves_to_json_what_it_reads_otherwise(tmp_path, text):
+    """msgspec refuses a number too large for a float and a lone surrogate escape, which
+    json reads: json has the last word, and the field is emptied as without msgspec."""
+    decode = pytest.importorskip("msgspec").json.decode
+    one = json.dumps(BASES[0], indent=1)
+    path = tmp_path / "one.json"
+    path.write_text(one.replace('"loss": 6.9', '"loss": %s' % text, 1))
+    assert '"loss": %s' % text in path.read_text()
+    record, notes = outcome(str(path), decode)
+    assert (record, notes) == outcome(str(path)) and len(notes) == 1

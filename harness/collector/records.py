@@ -152,10 +152,39 @@ def result_paths(folder):
     return paths
 
 
-def read(path):
+def read(path, decode=None):
     """The record in the file `path`, checked (see `checked`): (record, notes). Raises
-    SchemaError or OSError where the file is no usable record."""
+    SchemaError or OSError where the file is no usable record. `decode`: a faster JSON
+    reader of bytes (fast_decoder's) to try first; json (schema.read) has the last word."""
+    if decode is not None:
+        with open(path, "rb") as f:
+            data = f.read()
+        try:
+            record = decode(data)
+        except (ValueError, RecursionError):  # msgspec.DecodeError is a ValueError
+            # msgspec refuses some of what json reads (1e400, a lone surrogate escape),
+            # and says why in its own words: json reads it again, as without msgspec.
+            pass
+        else:
+            return checked(schema.validate(record))
     return checked(schema.read(path))
+
+
+def fast_decoder(files):
+    """msgspec's JSON reader (msgspec.json.decode: four times as fast as json, and the
+    same values: integers of any size, the same nesting limit) where reading `files`
+    files pays for its import (about 30 ms); None where json is the better or only choice."""
+    if files < FAST_DECODER_FROM:
+        return None
+    try:
+        from msgspec.json import decode
+    except ImportError:  # an optional speed-up: the collector needs only the standard library
+        return None
+    return decode
+
+
+# About 0.1 ms of json per 12 KB record saved, against msgspec's import.
+FAST_DECODER_FROM = 300
 
 
 def checked(record):

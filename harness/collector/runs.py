@@ -6,6 +6,7 @@ json.loads is the bulk of it), so large folders are read by a pool of processes,
 per CPU. What comes back is a Run per file, not the record: a record's hundreds of
 objects would cost the main process as much to unpickle as parsing them did.
 """
+import functools
 import json
 import multiprocessing
 import os
@@ -15,7 +16,7 @@ from collections import namedtuple
 from harness import significance
 from harness.collector.labels import PHASES
 from harness.collector.records import (
-    ENVIRONMENT_IDENTITY, CollectError, at, is_number, read, result_paths)
+    ENVIRONMENT_IDENTITY, CollectError, at, fast_decoder, is_number, read, result_paths)
 from harness.schema import SchemaError
 
 # Two runs are repeats of one configuration when everything in their config is equal
@@ -111,17 +112,20 @@ def _max_or_none(values):
     return max(numbers) if numbers else None
 
 
-def read_run(path):
-    """(path, Run, None, notes), or (path, None, why it was skipped, [])."""
+def read_run(path, decode=None):
+    """(path, Run, None, notes), or (path, None, why it was skipped, []); `decode` as
+    records.read takes it."""
     try:
-        record, notes = read(path)
+        record, notes = read(path, decode)
     except (SchemaError, OSError) as error:
         return path, None, str(error), []
     return path, summarize(record), None, notes
 
 
-def _read_runs(paths):
-    return [read_run(path) for path in paths]
+def _read_runs(paths, files=0):
+    """read_run of each of `paths`, with the JSON reader that pays for `files` files."""
+    decode = fast_decoder(files or len(paths))
+    return [read_run(path, decode) for path in paths]
 
 
 def load(folder, processes=None):
@@ -162,7 +166,8 @@ def _read_all(paths, processes):
             pass
         else:
             with pool:
-                return [one for part in pool.imap(_read_runs, chunks) for one in part]
+                read_chunk = functools.partial(_read_runs, files=len(paths))
+                return [one for part in pool.imap(read_chunk, chunks) for one in part]
     return _read_runs(paths)
 
 

@@ -22,6 +22,7 @@ This file is only the entry point, so that both commands above keep working; the
 collector itself is the package harness/collector/ (a package named `collect`
 beside this script would shadow it on import).
 """
+import gc
 import os
 import sys
 
@@ -31,4 +32,7 @@ if not __package__:
 from harness.collector.cli import main  # noqa: E402
 
 if __name__ == "__main__":
+    # All the collector reads lives until it prints, and holds no reference cycles to
+    # reclaim: the cyclic collector's passes over those objects were a tenth of its time.
+    gc.disable()
     sys.exit(main())

@@ -111,19 +111,34 @@ def lines(baseline, new, factor):
         pairs = [(None, side, [key for key, one in new.items()
                                if all(one.identity.get(k) == v for k, v in stated.items())])
                  for stated, side in baseline]
+    compared = []  # Lines, and the (before, after) pairs that become Lines below
     for _, before, keys in pairs:
         if not keys:
-            result.append(Line(before.identity, before, None, None, None, None,
-                               "only in baseline"))
+            compared.append(Line(before.identity, before, None, None, None, None,
+                                 "only in baseline"))
         for key in keys:
             matched.add(key)
-            result.append(_line(before, new[key], factor))
+            compared.append((before, new[key]))
+    # The significance tests of all the pairs, run together (one scipy call per sample size).
+    tested = [one for one in compared if not isinstance(one, Line) and _needs_test(*one)]
+    comparisons = iter(significance.compare_runs_all(
+        [(before.samples, after.samples) for before, after in tested]))
+    result = [one if isinstance(one, Line) else _line(
+        one[0], one[1], factor, next(comparisons) if _needs_test(*one) else None)
+        for one in compared]
     result += [Line(side.identity, None, side, None, None, None, "only in new")
                for key, side in new.items() if key not in matched]
     return result
 
 
-def _line(before, after, factor):
+def _needs_test(before, after):
+    """Whether the Line of two sides has a significance test (see _line)."""
+    return before.error is None and after.error is None and not before.published \
+        and len((before.digests | after.digests) - {None}) <= 1
+
+
+def _line(before, after, factor, comparison):
+    """The Line of two matched sides; `comparison`: their test where _needs_test."""
     identity = dict(before.identity) if before.published else dict(after.identity)
     identity.update((k, v) for k, v in after.identity.items() if identity.get(k) is None)
     if after.error is not None:
@@ -141,7 +156,6 @@ def _line(before, after, factor):
     if before.published:
         return Line(identity, before, after, ratio, by, None,
                     _by_ratio(ratio, factor) + " (untested)")
-    comparison = significance.compare_runs(before.samples, after.samples)
     if comparison.why == "unavailable":
         mark = _by_ratio(ratio, factor) + " (untested: no scipy)"
     else:

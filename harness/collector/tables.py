@@ -150,14 +150,15 @@ def _comparison_blocks(groups):
     workloads = OrderedDict()
     for group in groups:
         workloads.setdefault(workload_label(group.identity), []).append(group)
-    rows, ratio, versus = [], {}, {}
+    rows, ratio, fastest_of = [], {}, {}
     for members in workloads.values():
         fastest = max(members, key=lambda g: (g.speed, g.key))
         for group in sorted(members, key=lambda g: (-g.speed, g.key)):
             rows.append(group)
             ratio[group.key] = group.speed / fastest.speed
             if group is not fastest:
-                versus[group.key] = significance.compare_runs(group.samples, fastest.samples)
+                fastest_of[group.key] = (group.samples, fastest.samples)
+    versus = dict(zip(fastest_of, significance.compare_runs_all(fastest_of.values())))
     gpu_columns, notes = gpu_columns_of(rows)
     stability = stability_columns(rows)
     values = [speed_column(groups),
@@ -195,8 +196,8 @@ def _native_blocks(groups):
     if not native_of:
         return []
     rows = [g for g in groups if g.key in native_of]
-    versus = {g.key: significance.compare_runs(g.samples, native_of[g.key].samples)
-              for g in rows}
+    versus = dict(zip([g.key for g in rows], significance.compare_runs_all(
+        [(g.samples, native_of[g.key].samples) for g in rows])))
     unit = unit_of(rows)
     values = [Column("Keras (%s/s)" % unit, lambda g: number_text(g.speed)),
               Column("Native (%s/s)" % unit, lambda g: number_text(native_of[g.key].speed)),

@@ -7,7 +7,6 @@ required field is wrong, is named with the field and skipped; a wrong optional
 field is named and emptied, and the rest of its record is shown.
 """
 import json
-import math
 import os
 from collections import OrderedDict
 
@@ -73,18 +72,22 @@ def _strings(value):
 def _whole(lowest):
     """Whole numbers from `lowest` up (GPUs may be 0, devices and batches not)."""
     def check(value):
-        good = isinstance(value, int) and not isinstance(value, bool) \
-            and lowest <= value <= NUMBER_LIMIT
+        # JSON's integers are of class int exactly (true and false are bools)
+        good = value.__class__ is int and lowest <= value <= NUMBER_LIMIT
         return None if good else "an integer of at least %d" % lowest
     return check
 
 
 def _real(lowest, above=False):
-    """Finite numbers from `lowest` (strictly above it with `above`) up to NUMBER_LIMIT."""
-    def check(value):
-        good = is_number(value) and math.isfinite(value) and value <= NUMBER_LIMIT and (
-            value > lowest if above else value >= lowest)
-        return None if good else "a number %s %g" % ("above" if above else "of at least", lowest)
+    """Finite numbers from `lowest` (strictly above it with `above`) up to NUMBER_LIMIT.
+    The two bounds also keep out NaN (no comparison holds) and the infinities."""
+    problem = "a number %s %g" % ("above" if above else "of at least", lowest)
+    if above:
+        def check(value):
+            return None if is_number(value) and lowest < value <= NUMBER_LIMIT else problem
+    else:
+        def check(value):
+            return None if is_number(value) and lowest <= value <= NUMBER_LIMIT else problem
     return check
 
 
@@ -192,11 +195,9 @@ def checked(record):
     naming the first field its status needs that is missing or wrong; empties (sets to None)
     each other field that is wrong, and returns (record, a note per emptied field)."""
     notes = []
-    status = record["status"]
-    for where, fields in _FIELDS_BY_HOLDER.items():
+    for where, fields in _FIELDS_BY_STATUS[record["status"]]:
         holders = _holders(record, where)
-        for name, check, needed_by in fields:
-            needed = status in needed_by
+        for name, check, needed in fields:
             found = False
             for holder in holders:
                 value = holder.get(name, _ABSENT)
@@ -219,10 +220,14 @@ def checked(record):
 _ABSENT = object()
 
 
-# FIELDS by the path of the object that holds them: each object is found once per record.
-_FIELDS_BY_HOLDER = OrderedDict()
-for _path, _check, _needed_by in FIELDS:
-    _FIELDS_BY_HOLDER.setdefault(_path[:-1], []).append((_path[-1], _check, _needed_by))
+# Per status, FIELDS by the path of the object that holds them (each object is found once
+# per record): [(path, [(name, check, whether that status needs it)])].
+_FIELDS_BY_STATUS = {}
+for _status in schema.STATUSES:
+    _by_holder = OrderedDict()
+    for _path, _check, _needed_by in FIELDS:
+        _by_holder.setdefault(_path[:-1], []).append((_path[-1], _check, _status in _needed_by))
+    _FIELDS_BY_STATUS[_status] = list(_by_holder.items())
 
 
 def _holders(value, path):

@@ -52,7 +52,9 @@ _NO_FIGURES = dict.fromkeys(FIGURES)
 
 def configuration(record):
     """The fields that make two runs repeats of one configuration (see IGNORED_CONFIG)."""
-    identity = {k: v for k, v in record["config"].items() if k not in IGNORED_CONFIG}
+    identity = dict(record["config"])
+    for name in IGNORED_CONFIG:
+        identity.pop(name, None)
     environment = record["environment"]
     for name in ENVIRONMENT_IDENTITY:
         identity[name] = environment.get(name)
@@ -86,12 +88,14 @@ def _figures(record, identity):
     stability = metrics.get("stability")
     stability = stability if isinstance(stability, dict) else {}
     on_gpu = is_number(identity.get("gpus")) and identity["gpus"] > 0
+    phases = metrics.get("phases")
+    phases = phases if phases.__class__ is dict else {}
     return dict(
         unit=metrics.get("unit"), speed=metrics["throughput"]["median"],
         step_ms=metrics["step_ms"]["median"],
         epoch_seconds=metrics["measured"]["seconds"] / metrics["measured"]["epochs"],
         loss=metrics.get("loss"), accuracy=metrics.get("accuracy"),
-        phases=tuple(at(metrics, "phases", name) for name in PHASES),
+        phases=tuple(map(phases.get, PHASES)),
         gpu_util=_mean_or_none(at(device, "util_percent", "mean") for device in devices),
         memory_peak=at(metrics, "memory", "peak_mb") if on_gpu else None,
         memory_source=at(metrics, "memory", "source"),
@@ -104,7 +108,9 @@ def _figures(record, identity):
 
 def _mean_or_none(values):
     numbers = [v for v in values if is_number(v)]
-    return statistics.mean(numbers) if numbers else None
+    if len(numbers) < 2:  # one GPU: most runs that have any (statistics.mean is slow)
+        return numbers[0] if numbers else None
+    return statistics.mean(numbers)
 
 
 def _max_or_none(values):

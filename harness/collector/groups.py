@@ -18,8 +18,9 @@ class Group(object):
     """The successful runs of one configuration (its repeats), summarized by their medians."""
 
     def __init__(self, identity, key, runs):
-        runs = sorted(runs, key=lambda run: (number_first(run.repeat_index), run.started_at,
-                                             run.run_id))
+        if len(runs) > 1:
+            runs = sorted(runs, key=lambda run: (number_first(run.repeat_index),
+                                                 run.started_at, run.run_id))
         speeds = [run.speed for run in runs]
         self.identity = identity
         self.key = key
@@ -28,7 +29,8 @@ class Group(object):
         self.unit = runs[0].unit or "samples"
         # Each repeat's own median speed, in repeat order: the JSON output keeps them all.
         self.repeat_speeds = speeds
-        self.speed = statistics.median(speeds)
+        # median_or_none: the median, with a short way for one run (most configurations)
+        self.speed = median_or_none(speeds)
         self.speed_min = min(speeds)
         self.speed_max = max(speeds)
         # The coefficient of variation, so that a fast and a slow workload's noise compare.
@@ -41,8 +43,8 @@ class Group(object):
         self.unstable = [run for run in runs if run.verdict == "unstable"]
         self.failed_checks = sorted({name for run in self.unstable for name in run.failed_checks})
         self.epoch_cv = median_or_none(run.epoch_cv for run in runs)
-        self.step_ms = statistics.median(run.step_ms for run in runs)
-        self.epoch_seconds = statistics.median(run.epoch_seconds for run in runs)
+        self.step_ms = median_or_none([run.step_ms for run in runs])
+        self.epoch_seconds = median_or_none([run.epoch_seconds for run in runs])
         self.loss = median_or_none(run.loss for run in runs)
         self.accuracy = median_or_none(run.accuracy for run in runs)
         self.phases = OrderedDict(zip(PHASES, map(median_or_none,

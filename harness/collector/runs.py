@@ -1,9 +1,9 @@
 """Result files to runs: each file read and checked in full, then boiled down to a Run,
 the few figures the tables, the chart, the exports and `compare` use.
 
-Reading is most of the collector's time (10,000 files are over 100 MB of JSON, and
-json.loads is the bulk of it), so large folders are read by a pool of processes, one
-per CPU. What comes back is a Run per file, not the record: a record's hundreds of
+Reading is most of the collector's time (10,000 files are over 100 MB of JSON), so
+large folders are parsed with msgspec where it is installed (records.fast_decoder) and
+read by a pool of processes, one per CPU. What comes back is a Run per file, not the record: a record's hundreds of
 objects would cost the main process as much to unpickle as parsing them did.
 """
 import functools

@@ -1,7 +1,7 @@
 """What measuring costs: the harness's steady-state speed against a plain Keras program's.
 
     python bench/overhead.py [--backends jax,torch] [--models mlp,cnn] [--pairs 5] [--step-hook]
-                             [--quick]
+                             [--timing step|epoch] [--quick]
 
 For each workload and backend, runs `python -m harness MODEL --backend B` and
 bench/plain_keras.py (the same network, data, seed and epochs trained by one
@@ -29,24 +29,28 @@ MODEL_STEPS = {"mlp": 200, "cnn": 25}  # cnn: fewer steps keep JAX's slow cnn wi
 QUICK_STEPS = 10
 
 
-def measure_pairs(model, backend, steps, epochs, pairs, step_hook):
+def measure_pairs(model, backend, steps, epochs, pairs, step_hook, timing=None):
     """`pairs` rounds of the harness and the plain program (and the plain program with an
     empty step hook), each in a fresh process, in an order that rotates from round to round;
-    their speeds and the ratios of each round."""
+    their speeds and the ratios of each round. `timing` is the harness's --timing (None:
+    its default; the plain program reads the clock at epoch ends only)."""
     sizes = ["--steps-per-epoch", steps, "--epochs", epochs, "--warmup", 1]
+    # The plain program runs exactly these epochs: the harness too, no minimum time.
+    harness_options = ["--min-seconds", 0] + (["--timing", timing] if timing else [])
     programs = ["harness", "plain"] + (["hook"] if step_hook else [])
     speeds = {program: [] for program in programs}
     for pair in range(pairs):
         for program in programs[pair % len(programs):] + programs[:pair % len(programs)]:
             if program == "harness":
-                record = common.run_harness([model, "--backend", backend] + sizes)[0]
+                record = common.run_harness([model, "--backend", backend] + sizes +
+                                            harness_options)[0]
                 speeds[program].append(record["metrics"]["throughput"]["median"])
             else:
                 plain = common.run_python("bench/plain_keras.py", [model, backend] + sizes +
                                           (["--step-hook"] if program == "hook" else []))
                 speeds[program].append(plain["median"])
     result = {"model": model, "backend": backend, "steps_per_epoch": steps, "epochs": epochs,
-              "warmup": 1, "pairs": pairs}
+              "warmup": 1, "pairs": pairs, "timing": timing or "default"}
     result.update(("%s_samples_per_s" % program, values) for program, values in speeds.items())
     for numerator, denominator in (("harness", "plain"), ("hook", "plain"), ("harness", "hook")):
         if numerator in speeds and denominator in speeds:
@@ -65,6 +69,8 @@ def main():
                                                    "(default: 5; --quick: 1)")
     options.add_argument("--epochs", type=int, help="measured epochs per run (default: 3; "
                                                     "--quick: 1)")
+    options.add_argument("--timing", choices=("step", "epoch"),
+                         help="the harness's --timing (default: its own, per step on the CPU)")
     options.add_argument("--step-hook", action="store_true",
                          help="also run plain Keras with an empty per-step hook, to split the cost")
     args = common.parse(options)
@@ -74,7 +80,8 @@ def main():
     for model in args.models:
         for backend in args.backends:
             steps = QUICK_STEPS if args.quick else MODEL_STEPS[model]
-            result = measure_pairs(model, backend, steps, epochs, pairs, args.step_hook)
+            result = measure_pairs(model, backend, steps, epochs, pairs, args.step_hook,
+                                   args.timing)
             results.append(result)
             print("%s on %s: harness/plain %.3f (median of %d pairs; ratios %s)"
                   % (model, backend, result["median_harness_over_plain"], pairs,

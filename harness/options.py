@@ -18,15 +18,21 @@ RUN_OPTIONS = (
     (("--per-device-batch",), dict(action="store_true", default=None,
                                    help="--batch-size is per device: the global batch is it "
                                         "times the devices")),
-    (("--epochs",), dict(type=int, help="measured epochs (default: 3)")),
+    (("--epochs",), dict(type=int, help="measured epochs at least (default: 5)")),
     (("--warmup",), dict(type=int, help="epochs run first and not counted: they include "
                                         "graph building and compilation (default: 1)")),
     (("--steps-per-epoch",), dict(type=int, help="steps in an epoch (default: the workload's "
                                                  "for synthetic data, one full pass for real data)")),
+    (("--epoch-seconds",), dict(type=float, help="make each measured epoch of synthetic data "
+                                                 "last about this long: the warm-up's pace "
+                                                 "sets its steps (one at least); 0: the "
+                                                 "workload's steps (default: 1, or "
+                                                 "$BENCH_EPOCH_SECONDS)")),
     (("--min-steps",), dict(type=int, help="measure more epochs until at least this many "
                                            "steps are measured (default: 0)")),
     (("--min-seconds",), dict(type=float, help="measure more epochs until at least this many "
-                                               "seconds are measured (default: 0)")),
+                                               "seconds are measured (default: 10, or "
+                                               "$BENCH_MIN_SECONDS)")),
     (("--method",), dict(choices=specs.METHODS, help="Keras fit on arrays, one train_on_batch "
                                                      "call per step, or fit on a generator "
                                                      "(default: fit)")),

@@ -22,8 +22,8 @@ import threading
 import time
 import traceback
 
-from harness import (backends, cluster, datasets, environment, schema, stopping, telemetry,
-                     timing, workload_digest)
+from harness import (backends, calibration, cluster, datasets, environment, schema, stopping,
+                     telemetry, timing, workload_digest)
 from harness.backends.common import Unsupported as Skip
 from harness.spec import STREAMING_DATASETS, UsageError
 
@@ -254,18 +254,30 @@ def _measure(adapter, spec, record):
     config["parameters"] = int(model.count_params())
 
     plan = timing.Plan(spec.warmup, spec.epochs, spec.min_steps, spec.min_seconds)
-    recorder = timing.Recorder(adapter.sync, plan, agree=adapter.agree,
-                               per_step=config["timing"] == "step",
+    # The warm-up is timed step by step whatever --timing says: its pace sets the
+    # measured epochs' steps (harness.calibration), and it is not counted.
+    recorder = timing.Recorder(adapter.sync, plan, agree=adapter.agree, per_step=True,
                                progress=_epoch_progress(spec) if adapter.rank == 0 else None)
+    loop = _per_batch if spec.method == "train_on_batch" else _keras_loop
     inputs = _inputs(adapter, data, batch_size, steps, spec.method)
     with _instruments(adapter, spec, record) as telemetry:
-        if spec.method == "train_on_batch":
-            final = _per_batch(adapter, model, inputs, batch_size, steps, recorder, spec.inference)
-        else:
-            final = _keras_loop(adapter, model, inputs, batch_size, steps, recorder, spec.inference)
+        if spec.warmup:
+            loop(adapter, model, inputs, batch_size, steps, recorder, spec.inference, spec.warmup)
+        calibrated = calibration.plan(recorder.epochs, steps, batch_size, spec.epoch_seconds,
+                                      _max_steps(data, batch_size, steps),
+                                      _fixed_steps_reason(spec))
+        # Every process of a data-parallel run must take the same steps: rank 0's.
+        measured_steps = adapter.agree(calibrated["steps_per_epoch"])
+        calibrated["steps_per_epoch"] = config["steps_per_epoch"] = measured_steps
+        config["calibration"] = calibrated
+        measured_inputs = inputs if measured_steps == steps else \
+            _inputs(adapter, data, batch_size, measured_steps, spec.method)
+        recorder.per_step = config["timing"] == "step"
+        final = loop(adapter, model, measured_inputs, batch_size, measured_steps, recorder,
+                     spec.inference, plan.max_epochs() - spec.warmup)
     evaluation = None
     if not spec.inference:
-        with phase("evaluate_s"):
+        with phase("evaluate_s"):  # over the workload's steps, however long the epochs grew
             evaluation = adapter.evaluate(model, inputs, batch_size, steps)
 
     metrics = timing.summarize(recorder.epochs, spec.warmup, spec.workload.unit)
@@ -322,24 +334,44 @@ def _inputs(adapter, data, batch_size, steps, method):
     return data.arrays(steps * batch_size)
 
 
-# --- the loops: Keras's own fit/predict, or one call per batch; each runs epochs
-# until the recorder's plan is done (fit: its callback stops training then) ---
+def _max_steps(data, batch_size, steps):
+    """The most steps a grown epoch may take: its inputs, held in memory, within
+    calibration.MAX_EPOCH_BYTES (never fewer than the workload's own steps)."""
+    return max(steps, calibration.MAX_EPOCH_BYTES // (data.sample_bytes() * batch_size))
 
-def _keras_loop(adapter, model, inputs, batch_size, steps, recorder, inference):
+
+def _fixed_steps_reason(spec):
+    """Why the measured epochs keep the steps they have, whatever the warm-up's pace, or None."""
+    if spec.steps_per_epoch:
+        return "--steps-per-epoch given"
+    if spec.dataset != "synthetic":
+        return "an epoch is one pass over the %s data set" % spec.dataset
+    return None
+
+
+# --- the loops: Keras's own fit/predict, or one call per batch; each runs up to
+# `epochs` epochs, fewer when the recorder's plan is done (fit: its callback stops
+# training then); they return the last epoch's logs ({} for inference) ---
+
+def _keras_loop(adapter, model, inputs, batch_size, steps, recorder, inference, epochs):
     """fit() or predict() on arrays in memory (`fit`) or on a generator of batches."""
     callback = adapter.timing_callback(recorder, lambda step: batch_size, steps)
     if not inference:
-        return adapter.fit(model, inputs, batch_size, recorder.plan.max_epochs(), steps, callback)
-    while not recorder.done():  # one predict() call is one epoch
+        return adapter.fit(model, inputs, batch_size, epochs, steps, callback)
+    for _ in range(epochs):  # one predict() call is one epoch
+        if recorder.done():
+            break
         adapter.predict(model, inputs, batch_size, steps, callback)
     return {}
 
 
-def _per_batch(adapter, model, inputs, batch_size, steps, recorder, inference):
-    """One train_on_batch (or predict_on_batch) call per step; returns the last step's logs."""
+def _per_batch(adapter, model, inputs, batch_size, steps, recorder, inference, epochs):
+    """One train_on_batch (or predict_on_batch) call per step."""
     batch = _batch_source(inputs, batch_size)
     logs = {}
-    while not recorder.done():
+    for _ in range(epochs):
+        if recorder.done():
+            break
         recorder.begin_epoch()
         for i in range(steps):
             x, y = batch(i)

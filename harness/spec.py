@@ -3,6 +3,7 @@
 A RunSpec is frozen once the CLI has built it; the runner, the result file and
 the sweep all read the same object. No framework is imported here.
 """
+import os
 from collections import namedtuple
 
 # Keras 3 runs on these three (the sweep's default list). The seeds' Keras 2
@@ -29,9 +30,9 @@ JIT_COMPILE = ("auto", "on", "off")
 TF32 = ("on", "off")
 
 # Per workload: the data sets it reads, the seeds' batch size, the steps of one
-# synthetic epoch (each measured epoch lasts about a second or more on two
-# cores, so the default sweep is steady and still ends in a few minutes), and
-# what one sample is called in the tables.
+# synthetic epoch (the warm-up's; measured epochs grow from them to last about
+# --epoch-seconds on fast devices, and on two cores these already take a second
+# or more), and what one sample is called in the tables.
 Workload = namedtuple("Workload", "datasets batch_size steps_per_epoch unit summary")
 WORKLOADS = {
     "mlp": Workload(("synthetic", "mnist"), 128, 200, "images",
@@ -63,11 +64,12 @@ _FIELDS = (
     ("data_dir", None),         # None: $BENCH_DATA, then the Keras cache folder
     ("batch_size", None),       # None: the workload's batch size
     ("per_device_batch", False),  # True: batch_size is per device, not global
-    ("epochs", 3),              # measured epochs, after the warm-up
+    ("epochs", 5),              # measured epochs at least, after the warm-up (README: why 5)
     ("warmup", 1),              # epochs run first and not counted
     ("steps_per_epoch", None),  # None: the workload's (synthetic) or one full pass (real data)
+    ("epoch_seconds", 1.0),     # synthetic epochs grow from the warm-up's pace to last this long
     ("min_steps", 0),           # measure on until at least this many steps...
-    ("min_seconds", 0.0),       # ...and this many seconds are measured
+    ("min_seconds", 10.0),      # ...and this many seconds are measured (README: why 10)
     ("method", "fit"),
     ("timing", None),           # None: per epoch when training on GPUs, else per step
     ("inference", False),
@@ -102,6 +104,11 @@ MODEL_FIELDS = {
     "image_size": ("resnet50", "vgg16"),
 }
 DEFAULTS = dict(_FIELDS)
+# How long a run measures, when the command line does not say: these variables replace
+# the defaults above. The test suite sets them to 0 so that its many runs stay tiny;
+# the value a run used is in its result's config either way, and the variable in
+# environment.env_vars.
+ENVIRONMENT_DEFAULTS = {"min_seconds": "BENCH_MIN_SECONDS", "epoch_seconds": "BENCH_EPOCH_SECONDS"}
 
 
 class RunSpec(namedtuple("RunSpec", FIELD_NAMES)):
@@ -131,6 +138,7 @@ def make_spec(**values):
     if unknown:
         raise UsageError("unknown run option(s): " + ", ".join(sorted(unknown)))
     merged = dict(DEFAULTS)
+    merged.update(_environment_defaults())
     merged.update((k, v) for k, v in values.items() if v is not None)
     model = merged["model"]
     if model not in WORKLOADS:
@@ -149,6 +157,20 @@ def make_spec(**values):
     return spec
 
 
+def _environment_defaults():
+    """The defaults that ENVIRONMENT_DEFAULTS's variables replace, as numbers."""
+    found = {}
+    for name, variable in ENVIRONMENT_DEFAULTS.items():
+        text = os.environ.get(variable, "").strip()
+        if not text:
+            continue
+        try:
+            found[name] = float(text)
+        except ValueError:
+            raise UsageError("%s=%r is not a number of seconds" % (variable, text))
+    return found
+
+
 def check(spec):
     """Raise UsageError for any option, or mix of options, that cannot run."""
     workload = spec.workload
@@ -161,7 +183,7 @@ def check(spec):
         value = getattr(spec, name)
         if value is not None and value < 1:
             raise UsageError("--%s must be at least 1, not %d" % (name.replace("_", "-"), value))
-    for name in ("warmup", "min_steps", "min_seconds", "telemetry_interval"):
+    for name in ("warmup", "min_steps", "min_seconds", "epoch_seconds", "telemetry_interval"):
         if getattr(spec, name) < 0:
             raise UsageError("--%s must be 0 or more, not %s"
                              % (name.replace("_", "-"), getattr(spec, name)))

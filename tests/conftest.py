@@ -12,6 +12,10 @@ sys.path.insert(0, REPO)
 # and PyTorch's OpenMP threads, oversubscribed, slowed a tiny run from 6 s to over 70 s.
 # The tests check what runs and what is recorded; the benches under bench/ measure speed.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Tiny runs: no minimum measured time and no growing of epochs, unless a test asks for them
+# (harness.spec.ENVIRONMENT_DEFAULTS; every result records the values it ran with).
+os.environ.setdefault("BENCH_MIN_SECONDS", "0")
+os.environ.setdefault("BENCH_EPOCH_SECONDS", "0")
 # Every Keras shares ~/.keras/keras.json, and the first to run writes it: keras-mxnet writes
 # "backend": "mxnet", which Keras 2.1.5 refuses with a bare AssertionError before it reads
 # KERAS_BACKEND. Write it first, as Keras 3 would, with a backend every Keras accepts.

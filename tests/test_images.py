@@ -350,7 +350,7 @@ def test_entrypoint_runs_the_keras3_cpu_image(name, workdir):
     env = image_env(name)
     env["BENCH_GIT_COMMIT"] = "0123abc"  # as a build would pass it
     proc = run([sys.executable, ENTRYPOINT, "mlp", "--epochs", "1", "--steps-per-epoch", "2",
-                "--batch-size", "4"], cwd=workdir, env=env, timeout=300)
+                "--batch-size", "4", "--min-seconds", "0"], cwd=workdir, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
     record = only_result(os.path.join(workdir, "results"), proc)
     assert record["status"] == "ok"

@@ -35,9 +35,10 @@ class SingleProcessAdapter:
         """Run `measure(adapter, spec, record)` in every process of the run."""
         return measure(self, spec, record)
 
-    def agree(self, flag):
-        """`flag` as rank 0 sees it: every process must stop after the same epoch."""
-        return flag
+    def agree(self, value):
+        """`value` (a flag or a whole number) as rank 0 sees it: every process must stop
+        after the same epoch, and take the same steps in each."""
+        return value
 
     def replicas(self, model):
         """What the framework says the model was replicated over, or None (one device)."""

@@ -48,9 +48,9 @@ class Job:
         mine = batches[:, self.rank * share:(self.rank + 1) * share]
         return mine.reshape((steps * share,) + x.shape[1:]), share
 
-    def agree(self, flag):
-        """Rank 0's `flag`, in every process."""
-        return bool(self._hosts.broadcast_one_to_all(np.array(bool(flag))))
+    def agree(self, value):
+        """Rank 0's `value` (a flag or a whole number), in every process."""
+        return type(value)(self._hosts.broadcast_one_to_all(np.array(value)))
 
     def gather(self, value):
         """Every rank's `value` (JSON, under 1 KiB), in rank order."""

@@ -155,9 +155,9 @@ class Adapter(SingleProcessAdapter):
             return self._ddp.launch(self, measure, spec, record)
         return measure(self, spec, record)
 
-    def agree(self, flag):
+    def agree(self, value):
         group = self._job or self._ddp
-        return group.agree(flag) if group else flag
+        return group.agree(value) if group else value
 
     def publish_failure(self, text):
         if self._group:  # (TensorFlow's workers have no such channel here)

@@ -113,11 +113,11 @@ class Group:
     def leave(self):
         self.torch.distributed.destroy_process_group()
 
-    def agree(self, flag):
-        """Rank 0's `flag`, in every rank."""
-        value = self.torch.tensor([int(flag)], device=self._device())
-        self.torch.distributed.broadcast(value, src=0)
-        return bool(value.item())
+    def agree(self, value):
+        """Rank 0's `value` (a flag or a whole number), in every rank."""
+        tensor = self.torch.tensor([int(value)], device=self._device())
+        self.torch.distributed.broadcast(tensor, src=0)
+        return type(value)(tensor.item())
 
     def gather(self, value):
         """Every rank's `value`, in rank order."""

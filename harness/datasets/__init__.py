@@ -37,9 +37,13 @@ class Data:
         ids = (np.arange(batch_size) + index * batch_size) % self.num_samples
         return self.take(ids)
 
+    def sample_bytes(self):
+        """Bytes of one sample as the model reads it: float32 inputs and one-hot label."""
+        return (int(np.prod(self.input_shape)) + self.num_classes) * 4
+
     def arrays(self, count):
-        """The first `count` samples as two in-memory arrays."""
-        size = count * (int(np.prod(self.input_shape)) + self.num_classes) * 4
+        """The first `count` samples as two in-memory arrays (wrapping around at the end)."""
+        size = count * self.sample_bytes()
         if size > MAX_ARRAY_BYTES:
             raise DataError("%d samples of %s need %.1f GiB in memory; use --method generator or "
                             "train_on_batch, or fewer --steps-per-epoch"

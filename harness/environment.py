@@ -15,7 +15,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Variables that change what a backend does, recorded with every run.
 _ENV_PREFIXES = ("KERAS_", "XLA_", "JAX_", "CUDA_", "NVIDIA_", "OMP_", "MKL_",
                  "KMP_", "OPENBLAS_", "THEANO_", "MXNET_", "TORCH", "PYTORCH_", "BENCH_",
-                 "TF_CPP_", "TF_ENABLE_", "TF_XLA_", "TF_GPU_", "TF_FORCE_")
+                 "TF_CPP_", "TF_ENABLE_", "TF_XLA_", "TF_GPU_", "TF_FORCE_", "TF_NUM_")
 
 # DMI product names that say nothing about the machine.
 _GENERIC_PRODUCTS = ("", "standard pc", "virtual machine", "kvm", "bochs", "none",

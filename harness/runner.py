@@ -250,6 +250,7 @@ def _measure(adapter, spec, record):
             model, recipe = adapter.build(spec, data)
         with phase("compile_s"):  # Keras 3 traces at the first step: see first_epoch_s
             model = adapter.compile(model, recipe)  # a data-parallel wrapper on some paths
+    config["jit_compile_resolved"] = adapter.jit_compiled(model)
     config["optimizer"] = recipe._asdict()
     config["parameters"] = int(model.count_params())
 

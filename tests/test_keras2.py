@@ -327,6 +327,10 @@ def test_keras2_builds_its_functions_in_the_compile_phase(tmp_path):
     phases = record["metrics"]["phases"]
     assert phases["compile_s"] > 1.0 and phases["compile_s"] > 5 * phases["first_epoch_s"]
     assert phases["evaluate_s"] > 0 and record["metrics"]["evaluation"]["loss"] > 0
+    # No step compiled by XLA or torch.compile, no TF32 switch; the threads are recorded.
+    assert record["config"]["jit_compile_resolved"] == "off"
+    assert record["environment"]["tf32"] is None
+    assert "OMP_NUM_THREADS" in record["environment"]["threads"]["env"]
 
 
 def test_mxnet_profile_writes_its_trace(tmp_path):
@@ -338,6 +342,8 @@ def test_mxnet_profile_writes_its_trace(tmp_path):
 @pytest.mark.parametrize("extra, reason", [
     (["--cpu-devices", "2"], "data-parallel on GPUs only"),
     (["--profile"], "no profiler is wired for theano"),
+    (["--jit-compile", "on"], "compiles no training step with XLA or torch.compile"),
+    (["--tf32", "on"], "no TF32 switch is wired for Keras 2's theano backend"),
 ])
 def test_keras2_records_what_it_cannot_do_as_skipped(tmp_path, extra, reason):
     record = run_in("theano", tmp_path, "mlp", *extra, status="skipped")

@@ -51,6 +51,11 @@ class SingleProcessAdapter:
         """The failures other ranks have published so far (rank 0, several processes)."""
         return []
 
+    def jit_compiled(self, model):
+        """What --jit-compile resolved to for `model`: "on", "off", or None where the
+        adapter does not say."""
+        return None
+
 
 def hide_gpus_for_cpu_run(spec):
     """--gpus 0 means the CPU: hide the GPUs before any framework looks for them."""

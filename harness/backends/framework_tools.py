@@ -112,3 +112,59 @@ def tensorflow_cpu_layout_problem(tf, gpus, data_format):
             "oneDNN, which is off in this process (TensorFlow turns it on by default only on "
             "CPUs with AVX-512 VNNI/BF16, AVX-VNNI or AMX; TF_ENABLE_ONEDNN_OPTS=1 forces it on)"
             % tf.__version__)
+
+
+def set_tf32(name, framework, enabled):
+    """Let `framework` use TF32 for float32 matmuls and convolutions (NVIDIA Ampere and
+    newer), or keep them in full float32; returns the settings as the framework reports
+    them afterwards. Off by default everywhere (--tf32): TensorFlow and JAX use TF32 by
+    default, PyTorch's cuDNN convolutions too, its matmuls not. On a CPU the settings
+    change nothing, and are recorded all the same. None for a framework with no switch.
+    """
+    if name == "tensorflow":
+        framework.config.experimental.enable_tensor_float_32_execution(enabled)
+        return {"tf.config.experimental.tensor_float_32_execution_enabled":
+                framework.config.experimental.tensor_float_32_execution_enabled()}
+    if name == "jax":
+        # The precision of float32 dots and convolutions that name none (Keras's name none).
+        framework.config.update("jax_default_matmul_precision",
+                                "tensorfloat32" if enabled else "float32")
+        return {"jax_default_matmul_precision": framework.config.jax_default_matmul_precision}
+    if name == "torch":
+        backends = framework.backends
+        if hasattr(backends.cuda.matmul, "fp32_precision"):
+            # PyTorch 2.9 on; mixing this with the allow_tf32 flags is an error there.
+            precision = "tf32" if enabled else "ieee"
+            switches = (("torch.backends.cuda.matmul", backends.cuda.matmul),
+                        ("torch.backends.cudnn.conv", backends.cudnn.conv),
+                        ("torch.backends.cudnn.rnn", backends.cudnn.rnn))
+            for _, switch in switches:
+                switch.fp32_precision = precision
+            return {path + ".fp32_precision": switch.fp32_precision for path, switch in switches}
+        backends.cuda.matmul.allow_tf32 = enabled
+        backends.cudnn.allow_tf32 = enabled
+        return {"torch.backends.cuda.matmul.allow_tf32": backends.cuda.matmul.allow_tf32,
+                "torch.backends.cudnn.allow_tf32": backends.cudnn.allow_tf32}
+    return None
+
+
+# Variables that set how many threads the frameworks' CPU kernels use.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                    "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
+                    "MXNET_CPU_WORKER_NTHREADS")
+
+
+def thread_settings(name, framework):
+    """The threads `framework` runs CPU work on, as it reports them: intra-op (the threads
+    one operation is split over) and inter-op (operations run side by side; None where
+    the framework has no such query, 0 where it leaves the choice to the runtime), and the
+    thread variables, each as set (None: unset)."""
+    intra = inter = None
+    if name == "torch":
+        intra, inter = framework.get_num_threads(), framework.get_num_interop_threads()
+    elif name == "tensorflow" and hasattr(framework, "config") \
+            and hasattr(framework.config, "threading"):  # TensorFlow 1.14 on
+        intra = framework.config.threading.get_intra_op_parallelism_threads()
+        inter = framework.config.threading.get_inter_op_parallelism_threads()
+    return {"intra_op": intra, "inter_op": inter,
+            "env": {variable: os.environ.get(variable) for variable in THREAD_VARIABLES}}

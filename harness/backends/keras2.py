@@ -97,6 +97,12 @@ class Adapter(SingleProcessAdapter):
         if spec.precision != "float32":
             return "%s needs Keras 3's mixed precision; Keras %s runs float32 only" % (
                 spec.precision, self.keras.__version__)
+        if spec.jit_compile == "on":
+            return ("--jit-compile on needs Keras 3's compile(jit_compile=True); Keras %s "
+                    "compiles no training step with XLA or torch.compile" % self.keras.__version__)
+        if spec.tf32 == "on":
+            return ("--tf32 on: no TF32 switch is wired for Keras 2's %s backend (TensorFlow "
+                    "has one from 2.4 on, Keras 2's MXNet and Theano have none)" % self.name)
         if self.gpus > 1 and self.name not in _DATA_PARALLEL:
             return "Keras 2's %s backend has no data-parallel training" % self.name
         if spec.cpu_devices > 1:
@@ -136,6 +142,8 @@ class Adapter(SingleProcessAdapter):
             info["devices"] = [self.framework.config.device]
         else:
             info["devices"] = [str(d) for d in self.framework.device.all_devices()]
+        info["tf32"] = None  # no switch set: see unsupported
+        info["threads"] = framework_tools.thread_settings(self.name, self.framework)
         return info
 
     # --- measuring ---
@@ -173,6 +181,10 @@ class Adapter(SingleProcessAdapter):
         model._make_predict_function()
         model._make_test_function()
         return model
+
+    def jit_compiled(self, model):
+        """Keras 2 compiles no training step with XLA or torch.compile (see unsupported)."""
+        return "off"
 
     def batch_sequence(self, data, batch_size, steps):
         """The data as a keras.utils.Sequence of `steps` batches (what fit_generator reads)."""

@@ -54,6 +54,9 @@ class Adapter(SingleProcessAdapter):
         if self.place.several and spec.backend == "jax":  # before JAX looks for devices
             from harness.backends import jax_job
             self._job = jax_job.Job(keras, self.framework, self.place, spec.seed)
+        self.tf32 = framework_tools.set_tf32(self.name, self.framework, spec.tf32 == "on")
+        # Keras's compile takes True, False or "auto" (its own choice per backend).
+        self._jit_compile = {"on": True, "off": False, "auto": "auto"}[spec.jit_compile]
         if spec.backend == "tensorflow" and spec.cpu_devices > 1:
             _split_tensorflow_cpu(self.framework, spec.cpu_devices)
         self.gpus = gpus_to_use(spec, self.visible_gpus())
@@ -142,6 +145,9 @@ class Adapter(SingleProcessAdapter):
         if self._ddp and spec.method == "generator":
             return ("Keras's PyTorch data-parallel recipe is a plain torch loop over arrays; "
                     "use --method fit or train_on_batch")
+        if self._ddp and spec.jit_compile == "on":
+            return ("Keras's PyTorch data-parallel recipe is a plain torch loop, outside "
+                    "Keras's compile: --jit-compile on has nothing to compile")
         if self.name == "tensorflow" and spec.model in CONV_WORKLOADS:
             return framework_tools.tensorflow_cpu_layout_problem(self.framework, self.gpus,
                                                                  self.data_format)
@@ -210,7 +216,8 @@ class Adapter(SingleProcessAdapter):
             info["cudnn"] = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
             info["devices"] = ["cuda:%d %s" % (i, torch.cuda.get_device_name(i))
                                for i in range(torch.cuda.device_count())] or ["cpu"]
-            info["threads"] = torch.get_num_threads()
+        info["tf32"] = self.tf32
+        info["threads"] = framework_tools.thread_settings(self.name, self.framework)
         return info
 
     # --- measuring ---
@@ -249,8 +256,14 @@ class Adapter(SingleProcessAdapter):
             return self._ddp.trainer(model, recipe)
         optimizer = self.keras.optimizers.get(
             {"class_name": recipe.optimizer, "config": {"learning_rate": recipe.learning_rate}})
-        model.compile(optimizer=optimizer, loss=recipe.loss, metrics=["accuracy"])
+        model.compile(optimizer=optimizer, loss=recipe.loss, metrics=["accuracy"],
+                      jit_compile=self._jit_compile)
         return model
+
+    def jit_compiled(self, model):
+        """Whether the training step is compiled, as Keras resolved --jit-compile: "on"
+        (XLA on TensorFlow and JAX, torch.compile on PyTorch) or "off"."""
+        return "on" if getattr(model, "jit_compile", False) else "off"
 
     def batch_sequence(self, data, batch_size, steps):
         """The data as a PyDataset of `steps` batches (the Keras 3 form of a generator)."""

@@ -45,6 +45,7 @@ class Adapter(SingleProcessAdapter):
             os.environ["JAX_PLATFORMS"] = "cpu"
         self.nets = importlib.import_module("harness.backends.native.%s_nets" % framework)
         self.framework = importlib.import_module(framework)
+        self.tf32 = framework_tools.set_tf32(framework, self.framework, spec.tf32 == "on")
         self.seed = spec.seed  # each Network seeds its framework before drawing its weights
         self.gpus = gpus_to_use(spec, self.visible_gpus())
         self.device_kind = "gpu" if self.gpus else "cpu"
@@ -80,6 +81,8 @@ class Adapter(SingleProcessAdapter):
             "backend_package": providing_package(self.framework.__name__),
         }
         info.update(self.nets.describe(self.gpus))
+        info["tf32"] = self.tf32
+        info["threads"] = framework_tools.thread_settings(self.framework.__name__, self.framework)
         return info
 
     # --- measuring ---

@@ -68,3 +68,40 @@ def test_startup_times_the_shortest_run_and_help(tmp_path):
     assert BACKEND in figures["frameworks_loaded"]
     document = json.loads((tmp_path / "startup.json").read_text())
     assert 0 < document["figures"]["help"]["median_s"] < figures["median_s"]
+
+
+def run_gpu_figures(tmp_path, *args):
+    """bench/gpu_figures.py --quick ARGS; returns the process and the JSON it wrote."""
+    path = tmp_path / "gpu_figures.json"
+    proc = subprocess.run([sys.executable, os.path.join("bench", "gpu_figures.py"), "--quick",
+                           "--json", str(path), "--out", str(tmp_path / "runs")] + list(args),
+                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=600)
+    assert proc.returncode in (0, 1), proc.stderr  # 1: the bfloat16 target, missed on a CPU
+    return proc, json.loads(path.read_text())
+
+
+@pytest.mark.skipif(not {"jax", "torch"} <= set(INSTALLED_BACKENDS), reason="needs JAX and PyTorch")
+def test_gpu_figures_runs_its_plan_and_prints_one_table(tmp_path):
+    """Tiny images and one step on the CPU: a Keras run, a native one (or its "not
+    available" where this checkout has no native ResNet50), and the overhead bench."""
+    proc, document = run_gpu_figures(tmp_path, "--only",
+                                     "torch-f32-256,native-torch-f32-256,overhead-jax-mlp-epoch")
+    rows = {row["id"]: row for row in document["figures"]["configurations"]}
+    assert list(rows) == ["torch-f32-256", "native-torch-f32-256", "overhead-jax-mlp-epoch"]
+    keras = rows["torch-f32-256"]
+    assert keras["status"] == "ok" and keras["images_per_s"] > 0 and keras["jit"] == "off"
+    assert (keras["precision"], keras["batch"], keras["tf32"]) == ("float32", 4, "off")
+    assert rows["native-torch-f32-256"]["status"] in ("ok", "not available")
+    assert rows["overhead-jax-mlp-epoch"]["harness_over_plain"] > 0
+    table = proc.stdout.split("gpu_figures:")[0]
+    assert table.splitlines()[0].split()[:3] == ["configuration", "status", "device"]
+    assert all(ident in table for ident in rows)
+    assert len(os.listdir(str(tmp_path / "runs"))) >= 2  # the runs' own results, and overhead.json
+
+
+def test_gpu_figures_leaves_out_what_its_budget_cannot_hold(tmp_path):
+    _, document = run_gpu_figures(tmp_path, "--budget", "1")
+    rows = document["figures"]["configurations"]
+    assert rows and all(row["status"] == "not run" for row in rows)
+    assert "expected" in rows[0]["note"] and document["passed"] is False

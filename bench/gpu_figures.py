@@ -97,7 +97,8 @@ def figure_of(config, record):
         stability = metrics.get("stability") or {}
         row.update(images_per_s=metrics["throughput"]["median"], cv_pct=stability.get("cv_pct"),
                    stability=stability.get("verdict"), epochs=metrics["measured"]["epochs"],
-                   steps_per_epoch=record["config"]["steps_per_epoch"],
+                   steps_per_epoch=(record["config"].get("calibration") or {}).get(
+                       "steps_per_epoch", record["config"]["steps_per_epoch"]),
                    device=(record["environment"].get("gpus") or [{}])[0].get("name", "CPU")
                    if record["config"].get("gpus") else "CPU")
     else:

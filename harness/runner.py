@@ -268,8 +268,10 @@ def _measure(adapter, spec, record):
                                       _max_steps(data, batch_size, steps),
                                       _fixed_steps_reason(spec))
         # Every process of a data-parallel run must take the same steps: rank 0's.
-        measured_steps = adapter.agree(calibrated["steps_per_epoch"])
-        calibrated["steps_per_epoch"] = config["steps_per_epoch"] = measured_steps
+        measured_steps = calibrated["steps_per_epoch"] = adapter.agree(
+            calibrated["steps_per_epoch"])
+        # config.steps_per_epoch stays the warm-up's (the workload's, or as asked): the
+        # grown steps follow from each run's own pace, and repeats still share a config.
         config["calibration"] = calibrated
         measured_inputs = inputs if measured_steps == steps else \
             _inputs(adapter, data, batch_size, measured_steps, spec.method)

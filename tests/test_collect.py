@@ -821,6 +821,94 @@ def test_chart_is_a_png_with_a_devices_plot_where_device_counts_differ(tmp_path)
     assert chart_size(folder, str(tmp_path / "scaling.png"))[1] == one_count * 3 // 2
 
 
+def test_a_speed_knob_is_a_column_where_rows_differ_in_it(tmp_path):
+    """jit (as the backend resolved it), TF32 and the timing are shown only where two rows
+    of a table differ in them: the seeds' own tables stay theirs."""
+    same = write(tmp_path / "same",
+                 record("mlp", "jax", "jax", speed=100.0, jit_compile_resolved="on", tf32="off"),
+                 record("mlp", "torch", "torch", speed=50.0, jit_compile_resolved="on", tf32="off"))
+    markdown = run(same)[1]
+    assert "JIT Compile" not in markdown and "TF32" not in markdown
+    differ = write(tmp_path / "differ",
+                   record("mlp", "torch", "torch", speed=80.0, jit_compile="on",
+                          jit_compile_resolved="on", tf32="on"),
+                   record("mlp", "torch", "torch", speed=50.0, jit_compile="off",
+                          jit_compile_resolved="off", tf32="on"))
+    markdown = run(differ)[1]
+    comparison = markdown.split("### Backend Comparison")[1].split("\n\n")[2].splitlines()
+    header, _, *rows = [[cell.strip() for cell in line.split("|")] for line in comparison]
+    assert "JIT Compile" in header and "TF32" not in header  # TF32 is on in both
+    assert [row[header.index("JIT Compile")] for row in rows] == ["on", "off"]
+    exported = list(csv.DictReader(io.StringIO(run(differ, "--format", "csv")[1])))
+    assert sorted(r["jit_compile_resolved"] for r in exported) == ["off", "on"]
+
+
+def chart_of(folder):
+    """The chart's Figure for the results in `folder` (closed by the caller)."""
+    from harness.collector.chart import chart_figure
+    from harness.collector.groups import collapse
+    records = load(folder)[0]
+    return chart_figure(collapse([r for r in records if r["status"] == "ok"]))
+
+
+def error_bars(plot):
+    """Per bar series of `plot`: [(height, low end, high end)] of each bar and its error bar."""
+    from matplotlib.container import BarContainer
+    series = []
+    for bars in [c for c in plot.containers if isinstance(c, BarContainer)]:
+        assert bars.errorbar is not None, "bars without error bars"
+        segments = bars.errorbar.lines[2][0].get_segments()
+        series.append([(round(bar.get_height(), 6), round(low[1], 6), round(high[1], 6))
+                       for bar, (low, high) in zip(bars, segments)])
+    return series
+
+
+def test_chart_shows_each_workloads_speeds_relative_to_its_fastest_with_their_spread(tmp_path):
+    """All on the CPU: one panel, no scaling panel with a single count; linear axis."""
+    pytest.importorskip("matplotlib")
+    from matplotlib import pyplot
+    folder = write(tmp_path / "results",
+                   record("mlp", "jax", "jax", speed=100.0, epoch_speeds=[90.0, 100.0, 110.0]),
+                   record("mlp", "torch", "torch", speed=50.0, epoch_speeds=[45.0, 50.0, 60.0]),
+                   record("cnn", "jax", "jax", speed=10.0, epoch_speeds=[10.0, 10.0, 10.0]),
+                   # Repeats: their medians' range is the spread.
+                   record("cnn", "torch", "torch", speed=20.0, epoch_speeds=[20.0] * 3),
+                   record("cnn", "torch", "torch", speed=16.0, epoch_speeds=[16.0] * 3),
+                   record("cnn", "torch", "torch", speed=22.0, epoch_speeds=[22.0] * 3))
+    figure = chart_of(folder)
+    try:
+        (plot,) = figure.axes
+        assert plot.get_yscale() == "linear" and "relative" in plot.get_ylabel()
+        ticks = [t.get_text() for t in plot.get_xticklabels()]  # one per workload
+        assert len(ticks) == 2 and all("train" in tick for tick in ticks)
+        jax, torch = error_bars(plot)  # the series in name order: JAX, then PyTorch
+        assert jax == [(1.0, 0.9, 1.1), (0.5, 0.5, 0.5)]  # mlp, then cnn (the seeds' order)
+        assert torch == [(0.5, 0.45, 0.6), (1.0, 0.8, 1.1)]
+    finally:
+        pyplot.close(figure)
+
+
+def test_chart_adds_a_scaling_panel_only_where_runs_used_several_counts(tmp_path):
+    pytest.importorskip("matplotlib")
+    from matplotlib import pyplot
+    folder = write(tmp_path / "results", record(speed=10.0), record(gpus=1, speed=100.0),
+                   record(gpus=4, speed=360.0))
+    figure = chart_of(folder)
+    try:
+        gpus, devices, workloads = figure.axes
+        assert "number of GPUs" in gpus.get_title() and "number of devices" in devices.get_title()
+        assert all(plot.get_yscale() == "linear" for plot in figure.axes)
+        (line,) = gpus.get_lines()  # one backend and package: speed over the CPU's
+        assert list(line.get_xdata()) == [0, 1, 4] and list(line.get_ydata()) == [1.0, 10.0, 36.0]
+        cpu, gpu = devices.get_lines()  # per device kind: the GPU runs over one GPU's
+        assert list(gpu.get_xdata()) == [1, 4] and list(gpu.get_ydata()) == [1.0, 3.6]
+        assert "(gpu)" in gpu.get_label() and list(cpu.get_xdata()) == [1]
+        (bars,) = error_bars(workloads)  # one backend, alone in each of three workloads
+        assert [height for height, _, _ in bars] == [1.0] * 3
+    finally:
+        pyplot.close(figure)
+
+
 def test_chart_labels_print_dollars_and_a_format_matplotlib_lacks_is_one_line(tmp_path):
     pytest.importorskip("matplotlib")
     odd = record(speed=9.0, instance="$\\frac{$")

@@ -13,8 +13,9 @@ EXPORT_FIELDS = (
     "kind", "status", "model", "resnet_version", "resnet_layers", "dataset", "inference",
     "backend", "backend_package", "backend_version", "keras_version", "instance", "gpus",
     "devices", "device_kind", "cpu_devices", "parallel", "global_batch_size",
-    "device_batch_size", "data_format", "method", "precision", "image_size", "epochs", "warmup",
-    "steps_per_epoch", "profile", "runs", "unit", "speed_median", "speed_min", "speed_max",
+    "device_batch_size", "data_format", "method", "precision", "jit_compile",
+    "jit_compile_resolved", "tf32", "timing", "image_size", "epochs", "warmup",
+    "steps_per_epoch", "min_seconds", "epoch_seconds", "profile", "runs", "unit", "speed_median", "speed_min", "speed_max",
     "speed_cv_pct", "epoch_cv_pct", "unstable_runs", "step_ms_median", "epoch_seconds", "loss", "accuracy", "gpu_memory_mb",
     "gpu_memory_source", "gpu_util_percent") + tuple(PHASES) + (
     "workload_digest", "error", "run_ids", "repeat_speeds",

@@ -66,6 +66,17 @@ TELL_APART = (
 )
 
 
+# The speed knobs: a column wherever the rows of a table differ in one. The jit column
+# shows what the backend resolved --jit-compile to, else what was asked.
+KNOBS = (
+    Column("JIT Compile", lambda row: _field("jit_compile_resolved")(row)
+           if row.identity.get("jit_compile_resolved") is not None
+           else _field("jit_compile")(row)),
+    Column("TF32", _field("tf32")),
+    Column("Timing", _field("timing")),
+)
+
+
 def speed_column(groups):
     return Column("Speed (%s/s)" % unit_of(groups), lambda group: number_text(group.speed))
 
@@ -97,10 +108,11 @@ def gpu_columns_of(groups):
 
 
 def table_of(rows, columns, values, tell_apart=TELL_APART):
-    """One table line per row: `columns`, then those of `tell_apart` that some rows
-    need to look different (which also keeps the seeds' tables exactly theirs), then
-    the `values`."""
-    shown = list(columns)
+    """One table line per row: `columns`, the KNOBS that differ between rows, then those
+    of `tell_apart` that some rows need to look different (which also keeps the seeds'
+    tables exactly theirs), then the `values`."""
+    shown = list(columns) + [knob for knob in KNOBS
+                             if len({knob.cell(row) for row in rows}) > 1]
     visible = [tuple(column.cell(row) for column in shown) for row in rows]
     headers = {column.header for column in shown}
     for column in tell_apart:

@@ -26,10 +26,11 @@ from harness.schema import SchemaError
 # and they ran on the same software. How the batch was asked for (batch_size,
 # per_device_batch) is left out too: global_batch_size and devices say what ran, so
 # 32 per device on 4 GPUs repeats a global 128. A job's coordinator address and the
-# writing rank's id (always 0) say nothing of what ran.
+# writing rank's id (always 0) say nothing of what ran; calibration holds each run's
+# own warm-up pace and the epoch length it chose from it.
 IGNORED_CONFIG = ("run_id", "out", "seed", "data_dir", "data_provenance", "data_fingerprint",
                   "repeat", "repeat_index", "repeat_group", "telemetry_interval", "batch_size",
-                  "per_device_batch", "process_id", "coordinator")
+                  "per_device_batch", "process_id", "coordinator", "calibration")
 # The identity's field that holds the record's workload.digest.
 WORKLOAD_DIGEST = "workload_digest"
 # Below this many files a pool costs more than it saves.

@@ -18,7 +18,7 @@ at a time from the figure that matters most (bfloat16, batch 256) and lists
 the configurations most wanted first (the overhead bench among them), each
 with the seconds it is expected to take on an H100 host. One that would not end within --budget is left out and
 named; one that runs past its own limit (three times its estimate, within the
-budget) is stopped. Measured epochs grow to about a second each
+budget) is stopped. Measured epochs are sized to about a second each
 (--epoch-seconds) and the measurement lasts at least MIN_SECONDS.
 
 Prints one table at the end and writes the figures (bench/results/

@@ -1,17 +1,20 @@
 """How many steps a measured epoch takes: enough to last about `--epoch-seconds`.
 
-An epoch of the workload's steps lasts a second or more on two cores, but a
+An epoch of the workload's steps lasts a second or two on two cores, but a
 few tens of milliseconds on a fast GPU, where the clock's reads, the device
 drain at the epoch's end and Keras's per-epoch work would then weigh on every
-figure. The warm-up epochs run with the workload's steps and are timed step
-by step; their pace sets the measured epochs' steps. Knows no framework.
+figure; and half a minute where the machine is slow or busy, where the
+minimum of epochs would then cost minutes. The warm-up epochs run with the
+workload's steps and are timed step by step; their pace sizes the measured
+epochs to about the target either way, never below one step. Knows no
+framework.
 """
 import math
 
 from harness import timing
 
 
-# Inputs of one grown epoch at most: `--method fit` holds them in memory as float32
+# Inputs of one measured epoch at most: `--method fit` holds them in memory as float32
 # (half of what datasets.MAX_ARRAY_BYTES lets an array take).
 MAX_EPOCH_BYTES = 2 << 30
 
@@ -23,7 +26,7 @@ def plan(warmup_epochs, steps, batch_size, target_s, max_steps, reason_not=None)
     `batch_size` samples, `target_s` the seconds a measured epoch should last,
     `max_steps` the most steps it may hold, `reason_not` why the steps are
     fixed whatever the pace (given by the user, one pass over a real data set),
-    or None. Epochs only grow: a slow device keeps the workload's steps.
+    or None.
     """
     chosen = {"target_epoch_s": target_s, "warmup_steps_per_epoch": steps,
               "warmup_samples_per_s": None, "steps_per_epoch": steps, "capped": False,
@@ -37,7 +40,7 @@ def plan(warmup_epochs, steps, batch_size, target_s, max_steps, reason_not=None)
     rate = pace(warmup_epochs)
     chosen["warmup_samples_per_s"] = rate
     wanted = int(math.ceil(target_s * rate / batch_size))
-    chosen["steps_per_epoch"] = max(steps, min(wanted, max_steps))
+    chosen["steps_per_epoch"] = max(1, min(wanted, max_steps))
     chosen["capped"] = wanted > max_steps
     return chosen
 
@@ -46,7 +49,7 @@ def pace(warmup_epochs):
     """Samples per second in the warm-up: the median of its steps' rates, the run's first
     step (tracing, compiling) left out; where no later step was timed on its own (one
     step, or a call timed whole), the last epoch's rate, which includes any compiling
-    and so only ever grows epochs too little."""
+    and so can only make epochs shorter than the target."""
     rates = [n / s for e in warmup_epochs
              for n, s in zip(e["step_samples"], e["step_seconds"]) if s > 0][1:]
     if rates:

@@ -271,7 +271,7 @@ def _measure(adapter, spec, record):
         measured_steps = calibrated["steps_per_epoch"] = adapter.agree(
             calibrated["steps_per_epoch"])
         # config.steps_per_epoch stays the warm-up's (the workload's, or as asked): the
-        # grown steps follow from each run's own pace, and repeats still share a config.
+        # measured steps follow from each run's own pace, and repeats still share a config.
         config["calibration"] = calibrated
         measured_inputs = inputs if measured_steps == steps else \
             _inputs(adapter, data, batch_size, measured_steps, spec.method)
@@ -338,7 +338,7 @@ def _inputs(adapter, data, batch_size, steps, method):
 
 
 def _max_steps(data, batch_size, steps):
-    """The most steps a grown epoch may take: its inputs, held in memory, within
+    """The most steps a measured epoch may take: its inputs, held in memory, within
     calibration.MAX_EPOCH_BYTES (never fewer than the workload's own steps)."""
     return max(steps, calibration.MAX_EPOCH_BYTES // (data.sample_bytes() * batch_size))
 

@@ -30,9 +30,9 @@ JIT_COMPILE = ("auto", "on", "off")
 TF32 = ("on", "off")
 
 # Per workload: the data sets it reads, the seeds' batch size, the steps of one
-# synthetic epoch (the warm-up's; measured epochs grow from them to last about
-# --epoch-seconds on fast devices, and on two cores these already take a second
-# or more), and what one sample is called in the tables.
+# synthetic warm-up epoch (about a second or two on two cores; measured epochs
+# are sized from its pace to last about --epoch-seconds), and what one sample is
+# called in the tables.
 Workload = namedtuple("Workload", "datasets batch_size steps_per_epoch unit summary")
 WORKLOADS = {
     "mlp": Workload(("synthetic", "mnist"), 128, 200, "images",
@@ -67,7 +67,7 @@ _FIELDS = (
     ("epochs", 5),              # measured epochs at least, after the warm-up (README: why 5)
     ("warmup", 1),              # epochs run first and not counted
     ("steps_per_epoch", None),  # None: the workload's (synthetic) or one full pass (real data)
-    ("epoch_seconds", 1.0),     # synthetic epochs grow from the warm-up's pace to last this long
+    ("epoch_seconds", 1.0),     # synthetic epochs sized from the warm-up's pace to last this long
     ("min_steps", 0),           # measure on until at least this many steps...
     ("min_seconds", 10.0),      # ...and this many seconds are measured (README: why 10)
     ("method", "fit"),

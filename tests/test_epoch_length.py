@@ -22,9 +22,11 @@ def test_epochs_grow_to_the_target_from_the_warmups_pace_without_its_first_step(
     assert chosen["reason_not"] is None and chosen["warmup_steps_per_epoch"] == 10
 
 
-def test_epochs_never_shrink_and_stop_at_the_memory_cap():
-    slow = [epoch([1.0] * 5)]
-    assert calibration.plan(slow, 5, 4, 1.0, max_steps=10 ** 6)["steps_per_epoch"] == 5
+def test_slow_epochs_are_cut_to_the_target_but_not_below_a_step_and_fast_ones_stop_at_the_cap():
+    slow = [epoch([0.5] * 5)]  # 8 samples/s: 2 steps of 4 make the second
+    assert calibration.plan(slow, 5, 4, 1.0, max_steps=10 ** 6)["steps_per_epoch"] == 2
+    slower = [epoch([3.0] * 5)]
+    assert calibration.plan(slower, 5, 4, 1.0, max_steps=10 ** 6)["steps_per_epoch"] == 1
     fast = [epoch([0.001] * 5)]
     capped = calibration.plan(fast, 5, 4, 1.0, max_steps=50)
     assert capped["steps_per_epoch"] == 50 and capped["capped"] is True
@@ -36,7 +38,7 @@ def test_a_call_timed_whole_takes_its_epochs_rate():
               "step_samples": [800]}]
     chosen = calibration.plan(whole, 8, 100, 1.0, max_steps=1000)
     assert chosen["warmup_samples_per_s"] == pytest.approx(400)
-    assert chosen["steps_per_epoch"] == 8  # 400 samples a second are 4 steps: no growth
+    assert chosen["steps_per_epoch"] == 4  # 400 samples a second are 4 steps of 100
 
 
 @pytest.mark.parametrize("warmup, target, given, reason", [
@@ -63,7 +65,7 @@ def test_the_environment_replaces_the_length_defaults_and_the_command_line_wins(
 
 
 def test_a_run_grows_its_epochs_and_measures_the_minimum_time(tmp_path):
-    """mlp at batch 4: the workload's 200 steps are a fraction of a second on any CPU."""
+    """mlp at batch 4: the workload's 200 steps become half a second's worth."""
     out = tmp_path / "out"
     proc = harness("mlp", "--backend", "jax", "--out", out, "--batch-size", 4, "--epochs", 2,
                    "--epoch-seconds", 0.5, "--min-seconds", 1, "--timing", "epoch")
@@ -73,7 +75,7 @@ def test_a_run_grows_its_epochs_and_measures_the_minimum_time(tmp_path):
     chosen = config["calibration"]
     assert (config["min_seconds"], config["epoch_seconds"]) == (1.0, 0.5)
     wanted = math.ceil(0.5 * chosen["warmup_samples_per_s"] / 4)
-    assert chosen["steps_per_epoch"] == max(200, wanted) and config["steps_per_epoch"] == 200
+    assert chosen["steps_per_epoch"] == max(1, wanted) and config["steps_per_epoch"] == 200
     assert [e["steps"] for e in raw] == [200] + [chosen["steps_per_epoch"]] * (len(raw) - 1)
     assert len(raw[0]["step_seconds"]) == 200 and raw[1]["step_seconds"] == []
     measured = record["metrics"]["measured"]

@@ -88,11 +88,16 @@ def main(args):
 
 
 def options_of(record):
-    """The run options that repeat the recorded run (spec field -> value)."""
+    """The run options that repeat the recorded run (spec field -> value). A run whose
+    measured epochs were sized from its warm-up's pace (config.calibration) sizes them
+    again here: its config.steps_per_epoch is the warm-up's, and given, it would fix them."""
     config = record["config"]
+    calibrated = isinstance(config.get("calibration"), dict) \
+        and config["calibration"].get("reason_not") is None
     return dict((name, config[name]) for name in specs.FIELD_NAMES
                 if name not in NOT_REPEATED + ("model", "backend")
-                and config.get(name) is not None)
+                and config.get(name) is not None
+                and not (calibrated and name == "steps_per_epoch"))
 
 
 def environment_changes(recorded, current):

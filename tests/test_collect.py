@@ -846,9 +846,10 @@ def test_a_speed_knob_is_a_column_where_rows_differ_in_it(tmp_path):
 def chart_of(folder):
     """The chart's Figure for the results in `folder` (closed by the caller)."""
     from harness.collector.chart import chart_figure
-    from harness.collector.groups import collapse
-    records = load(folder)[0]
-    return chart_figure(collapse([r for r in records if r["status"] == "ok"]))
+    from harness.collector.groups import collapse, identities_of
+    runs = load(folder)[0]
+    return chart_figure(collapse([run for run in runs if run.status == "ok"],
+                                 identities_of(runs)))
 
 
 def error_bars(plot):

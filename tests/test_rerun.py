@@ -83,6 +83,15 @@ def test_the_options_leave_out_what_only_places_a_run(original):
     assert not set(options) & set(rerun.NOT_REPEATED + ("model", "backend"))
 
 
+def test_a_run_that_sized_its_epochs_sizes_them_again(original):
+    """Its config.steps_per_epoch is the warm-up's: given, it would fix the epochs."""
+    assert rerun.options_of(original)["steps_per_epoch"] == 3  # given: kept
+    calibrated = json.loads(json.dumps(original))
+    calibrated["config"]["calibration"].update(reason_not=None, steps_per_epoch=40)
+    options = rerun.options_of(calibrated)
+    assert "steps_per_epoch" not in options and options["epoch_seconds"] == 0.0
+
+
 def test_environment_changes_ignore_what_the_harness_sets_itself():
     recorded = {"env_vars": {"KERAS_BACKEND": "jax", "OMP_NUM_THREADS": "1"},
                 "packages": {"jax": "0.1", "requests": "1"}, "python": "3.6.9"}

@@ -124,7 +124,7 @@ def spread_of(group):
     kept none)."""
     if group.runs > 1:
         return group.speed_min, group.speed_max
-    epochs = [s for s in group.samples[0][1] if is_number(s)]
+    epochs = [s for s in group.samples[0][1] or () if is_number(s)]
     return (min(epochs + [group.speed]), max(epochs + [group.speed]))
 
 

@@ -1,4 +1,4 @@
-"""The native baselines (mlp, cnn, lstm written on each framework, no Keras): real runs at
+"""The native baselines (the workloads written on each framework, no Keras): real runs at
 tiny sizes, and the same networks as the Keras models (parameters, loss, initial loss)."""
 import json
 import math
@@ -14,14 +14,18 @@ from harness import backends
 from harness.spec import NATIVE_BACKENDS
 
 INSTALLED = [b for b in NATIVE_BACKENDS if backends.installed(b)]
-MODELS = ("mlp", "cnn", "lstm")
+MODELS = ("mlp", "cnn", "lstm", "vgg16", "resnet50")
+IMAGE_NETWORKS = ("vgg16", "resnet50")
+TINY_IMAGE = 32  # the smallest --image-size: VGG16 and ResNet50 in a few seconds a step
 TINY = ["--epochs", 2, "--warmup", 1, "--steps-per-epoch", 3, "--batch-size", 4]
 PROBE_BATCH = 16
 
 
-def tiny_run(tmp_path, model, backend, *extra):
+def tiny_run(tmp_path, model, backend, *extra, env=None):
     out = tmp_path / "out"
-    proc = harness(model, "--backend", backend, "--out", out, *(TINY + list(extra)))
+    size = ["--image-size", TINY_IMAGE] if model in IMAGE_NETWORKS else []
+    proc = harness(model, "--backend", backend, "--out", out, *(TINY + size + list(extra)),
+                   env=env)
     return only_result(out, proc), proc
 
 
@@ -44,10 +48,47 @@ def test_each_workload_trains_natively(tmp_path, backend, model):
     assert 0.0 <= metrics["accuracy"] <= 1.0
     assert (record["config"]["keras_api"], env["backend"]) == ("native", backend)
     assert env["backend_version"] and "keras_version" not in env
-    if backend == "native-torch":
-        assert env["torch_compile"] is False  # only BENCH_TORCH_COMPILE=1 turns it on
+    # "auto" resolved as Keras resolves it on a CPU: eager PyTorch, plain TensorFlow graphs;
+    # native JAX is always jitted.
+    assert record["config"]["jit_compile"] == ("on" if backend == "native-jax" else "off")
     if backend == "native-jax":
         assert env["optax_version"]
+
+
+@pytest.mark.parametrize("backend, model, data_format, jit_compile", [
+    ("native-tensorflow", "cnn", "channels_first", "on"),
+    ("native-tensorflow", "vgg16", "channels_last", "on"),
+    ("native-torch", "mlp", "channels_first", "on"),
+    ("native-jax", "cnn", "channels_last", "auto")])
+def test_layouts_and_compilers(tmp_path, backend, model, data_format, jit_compile):
+    """TensorFlow in both layouts, with XLA; torch.compile (a small network: inductor
+    builds C++ for a minute on ResNet50); JAX's "auto" is its jit."""
+    if backend not in INSTALLED:
+        pytest.skip("%s is not installed" % backend)
+    record, proc = tiny_run(tmp_path, model, backend, "--data-format", data_format,
+                            "--jit-compile", jit_compile)
+    if record["status"] == "skipped":  # TensorFlow without oneDNN: no NCHW on a CPU
+        assert "oneDNN" in record["error"]["message"]
+        return
+    assert_ran(record, proc)
+    assert (record["config"]["data_format"], record["config"]["jit_compile"]) == (
+        data_format, "on")
+    assert math.isfinite(record["metrics"]["loss"])
+
+
+@pytest.mark.parametrize("backend, model, options, env, reason", [
+    ("native-jax", "mlp", ["--jit-compile", "off"], None, "always compiled"),
+    ("native-jax", "cnn", ["--data-format", "channels_first"], None, "channels_last only"),
+    ("native-tensorflow", "cnn", ["--data-format", "channels_first"],
+     {"TF_ENABLE_ONEDNN_OPTS": "0"}, "need oneDNN")])
+def test_combinations_a_framework_cannot_run_are_skipped(tmp_path, backend, model, options, env,
+                                                         reason):
+    if backend not in INSTALLED:
+        pytest.skip("%s is not installed" % backend)
+    record, proc = tiny_run(tmp_path, model, backend, *options, env=env)
+    assert proc.returncode == 0
+    assert record["status"] == "skipped"
+    assert reason in record["error"]["message"]
 
 
 @pytest.mark.parametrize("backend, method, inference", [
@@ -80,7 +121,8 @@ def probe(backend):
     from harness.spec import make_spec
     found = {}
     for model in MODELS:
-        spec = make_spec(model=model, backend=backend, gpus=0, batch_size=PROBE_BATCH)
+        spec = make_spec(model=model, backend=backend, gpus=0, batch_size=PROBE_BATCH,
+                         image_size=TINY_IMAGE if model in IMAGE_NETWORKS else None)
         adapter = backends.load(spec)
         data = datasets.load(spec, adapter.data_format, 1, PROBE_BATCH)
         x, y = data.arrays(PROBE_BATCH)
@@ -124,8 +166,12 @@ def test_native_networks_are_the_keras_models(backend, keras_probe):
         # The loss is the cross-entropy of the softmax the network predicts: a loss taken
         # of the probabilities as if they were logits, or summed over the batch, is not.
         assert ours["evaluated_loss"] == pytest.approx(ours["predicted_loss"], rel=1e-4), model
-        # Keras's initializers make the untrained networks about as wrong as Keras's.
-        assert ours["first_step_loss"] == pytest.approx(keras["first_step_loss"], abs=0.3), model
+        # Keras's initializers make the untrained networks about as wrong as Keras's. ResNet50's
+        # first step normalises with the statistics of 16 samples, 1x1 pixels at the end: its
+        # loss varies by about 0.7 with the seed alone (8.3 to 9.5 over four seeds in Keras).
+        tolerance = 1.5 if model == "resnet50" else 0.3
+        assert ours["first_step_loss"] == pytest.approx(keras["first_step_loss"], abs=tolerance)
+        assert ours["evaluated_loss"] == pytest.approx(keras["evaluated_loss"], abs=0.3), model
 
 
 @pytest.mark.parametrize("backend", INSTALLED)

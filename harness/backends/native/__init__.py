@@ -1,5 +1,5 @@
-"""The mlp, cnn and lstm workloads written directly on TensorFlow, JAX or
-PyTorch, no Keras: how far Keras-on-X is from X itself.
+"""The workloads written directly on TensorFlow, JAX or PyTorch, no Keras: how
+far Keras-on-X is from X itself.
 
 Each framework's networks live in their own module (`<framework>_nets`),
 imported only once the environment is set; they offer the same small
@@ -17,11 +17,23 @@ import numpy as np
 from harness.backends import framework_tools
 from harness.backends.common import SingleProcessAdapter, gpus_to_use, hide_gpus_for_cpu_run
 from harness.environment import providing_package
+from harness.spec import CONV_WORKLOADS
 
-WORKLOADS = ("mlp", "cnn", "lstm")
+WORKLOADS = ("mlp", "cnn", "lstm", "vgg16", "resnet50")
 METHODS = ("fit", "train_on_batch")
-# The recipe each native network implements (harness.models' RECIPE entries).
-OPTIMIZER, LOSS = "rmsprop", "categorical_crossentropy"
+# The recipes the native networks implement (harness.models' RECIPE entries):
+# Keras's RMSprop or plain SGD, on the categorical cross-entropy.
+OPTIMIZERS, LOSS = ("rmsprop", "sgd"), "categorical_crossentropy"
+
+# keras.applications.VGG16: blocks of (filters, 3x3 convolutions), each block
+# ending in a 2x2 max pooling; then two dense layers before the classifier.
+VGG16_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
+VGG16_DENSE = (4096, 4096)
+# keras.applications.ResNet50 (v1): stacks of (filters, bottleneck blocks, first
+# block's stride); the stride sits in the block's first 1x1 convolution, and
+# every convolution has a bias. Its BatchNormalization's epsilon and momentum.
+RESNET50_STACKS = ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2))
+BN_EPSILON, BN_MOMENTUM = 1.001e-5, 0.99
 
 
 class Adapter(SingleProcessAdapter):
@@ -49,7 +61,8 @@ class Adapter(SingleProcessAdapter):
         self.seed = spec.seed  # each Network seeds its framework before drawing its weights
         self.gpus = gpus_to_use(spec, self.visible_gpus())
         self.device_kind = "gpu" if self.gpus else "cpu"
-        self.data_format = spec.data_format or self.nets.DATA_FORMAT
+        self.data_format = spec.data_format or self.nets.DATA_FORMATS[0]
+        self.jit_compile = self.nets.resolve_jit_compile(spec.jit_compile, self.gpus)
 
     # --- what runs where ---
 
@@ -68,10 +81,11 @@ class Adapter(SingleProcessAdapter):
         if spec.method not in METHODS:
             return "%s runs --method %s only, not %s" % (
                 self.name, " or ".join(METHODS), spec.method)
-        if spec.model == "cnn" and self.data_format != self.nets.DATA_FORMAT:
+        if spec.model in CONV_WORKLOADS and self.data_format not in self.nets.DATA_FORMATS:
             return "%s computes images in %s only, not %s" % (
-                self.name, self.nets.DATA_FORMAT, self.data_format)
-        return None
+                self.name, " or ".join(self.nets.DATA_FORMATS), self.data_format)
+        return self.nets.unsupported(self.gpus, spec.jit_compile, self.data_format
+                                     if spec.model in CONV_WORKLOADS else None)
 
     def describe(self):
         """The framework's part of the result's environment."""
@@ -110,14 +124,14 @@ class Adapter(SingleProcessAdapter):
         """The native network for `spec.model`, shaped for `data`, and the Keras model's recipe."""
         recipe = importlib.import_module("harness.models." + spec.model).RECIPE
         network = self.nets.Network(spec.model, data.input_shape, data.num_classes, self.gpus,
-                                    self.seed)
+                                    self.seed, self.data_format, self.jit_compile == "on")
         return network, recipe
 
     def compile(self, model, recipe):
-        if (recipe.optimizer, recipe.loss) != (OPTIMIZER, LOSS):
+        if recipe.optimizer not in OPTIMIZERS or recipe.loss != LOSS:
             raise ValueError("the native networks train with %s on %s, the recipe asks for %s on %s"
-                             % (OPTIMIZER, LOSS, recipe.optimizer, recipe.loss))
-        model.compile(recipe.learning_rate)
+                             % (" or ".join(OPTIMIZERS), LOSS, recipe.optimizer, recipe.loss))
+        model.compile(recipe.optimizer, recipe.learning_rate)
         return model
 
     def fit(self, model, inputs, batch_size, epochs, steps, callback):
@@ -189,7 +203,27 @@ def _epoch(step, batches, callback):
 def cnn_flat_features(input_shape, data_format):
     """Values per sample that reach the cnn's dense layer: two blocks of a same-padded
     and a valid 3x3 convolution, then a 2x2 pooling; 64 channels at the end."""
-    height, width = input_shape[1:] if data_format == "channels_first" else input_shape[:2]
+    height, width = spatial_size(input_shape, data_format)
     for _ in range(2):
         height, width = (height - 2) // 2, (width - 2) // 2
     return 64 * height * width
+
+
+def spatial_size(input_shape, data_format):
+    """(height, width) of an image input_shape in `data_format`."""
+    return tuple(input_shape[1:]) if data_format == "channels_first" else tuple(input_shape[:2])
+
+
+def vgg16_flat_features(input_shape, data_format):
+    """Values per sample that reach VGG16's first dense layer: five 2x2 poolings, 512 channels."""
+    height, width = spatial_size(input_shape, data_format)
+    for _ in VGG16_BLOCKS:
+        height, width = height // 2, width // 2
+    return 512 * height * width
+
+
+def resnet50_blocks():
+    """(filters, stride, projection shortcut) of each of ResNet50's 16 bottleneck blocks."""
+    for filters, blocks, stride in RESNET50_STACKS:
+        for block in range(blocks):
+            yield filters, stride if block == 0 else 1, block == 0

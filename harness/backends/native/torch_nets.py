@@ -1,22 +1,35 @@
-"""The mlp, cnn and lstm workloads as PyTorch nn.Modules, initialised and trained as Keras does.
+"""The workloads as PyTorch nn.Modules, initialised and trained as Keras does.
 
-torch.compile is used only when BENCH_TORCH_COMPILE=1 (it is recorded in the
-result as `torch_compile`): eager PyTorch is the plain baseline.
+Eager unless --jit-compile on, which compiles the network with torch.compile
+(its forward and, through AOTAutograd, its backward pass).
 """
-import os
+import shutil
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from harness.backends.native import cnn_flat_features
+from harness.backends.native import (BN_EPSILON, BN_MOMENTUM, VGG16_BLOCKS, VGG16_DENSE,
+                                     cnn_flat_features, resnet50_blocks, vgg16_flat_features)
 
-DATA_FORMAT = "channels_first"  # what PyTorch's convolutions take
-COMPILE = os.environ.get("BENCH_TORCH_COMPILE") == "1"
+DATA_FORMATS = ("channels_first",)  # what PyTorch's convolutions take
+COMPILER = "torch.compile (inductor)"
 
 
 def visible_gpus():
     return torch.cuda.device_count()
+
+
+def resolve_jit_compile(requested, gpus):
+    """"auto" is Keras's rule for PyTorch: eager."""
+    return "on" if requested == "on" else "off"
+
+
+def unsupported(gpus, jit_compile, data_format):
+    # Inductor writes C++ for the CPU and builds it with the system's compiler.
+    if jit_compile == "on" and not gpus and not (shutil.which("g++") or shutil.which("c++")):
+        return "torch.compile on the CPU builds C++ and no C++ compiler (g++, c++) is on PATH"
+    return None
 
 
 def describe(gpus):
@@ -26,7 +39,6 @@ def describe(gpus):
         "devices": ["cuda:%d %s" % (i, torch.cuda.get_device_name(i))
                     for i in range(torch.cuda.device_count())] or ["cpu"],
         "threads": torch.get_num_threads(),
-        "torch_compile": COMPILE,
     }
 
 
@@ -51,8 +63,8 @@ def _dense(fan_in, units):
     return layer
 
 
-def _conv(channels, filters, padding):
-    layer = nn.Conv2d(channels, filters, 3, padding=padding)
+def _conv(channels, filters, padding="same", size=3, stride=1):
+    layer = nn.Conv2d(channels, filters, size, stride=stride, padding=padding)
     nn.init.xavier_uniform_(layer.weight)  # fans over the 3x3 window, as Keras counts them
     nn.init.zeros_(layer.bias)
     return layer
@@ -71,8 +83,55 @@ def _cnn(input_shape, num_classes):
                    nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25)]
         channels = filters
     return nn.Sequential(*(layers + [
-        nn.Flatten(), _dense(cnn_flat_features(input_shape, DATA_FORMAT), 512), nn.ReLU(),
+        nn.Flatten(), _dense(cnn_flat_features(input_shape, DATA_FORMATS[0]), 512), nn.ReLU(),
         nn.Dropout(0.5), _dense(512, num_classes)]))
+
+
+def _vgg16(input_shape, num_classes):
+    layers, channels = [], input_shape[0]
+    for filters, count in VGG16_BLOCKS:
+        for _ in range(count):
+            layers += [_conv(channels, filters), nn.ReLU()]
+            channels = filters
+        layers.append(nn.MaxPool2d(2))
+    layers.append(nn.Flatten())
+    fan_in = vgg16_flat_features(input_shape, DATA_FORMATS[0])
+    for units in VGG16_DENSE:
+        layers += [_dense(fan_in, units), nn.ReLU()]
+        fan_in = units
+    return nn.Sequential(*(layers + [_dense(fan_in, num_classes)]))
+
+
+def _unit(channels, filters, size=1, stride=1, relu=True):
+    """Conv, Keras's BatchNormalization (PyTorch counts momentum the other way round), ReLU."""
+    layers = [_conv(channels, filters, "same" if size == 3 else "valid", size, stride),
+              nn.BatchNorm2d(filters, eps=BN_EPSILON, momentum=1 - BN_MOMENTUM)]
+    return nn.Sequential(*(layers + [nn.ReLU()] if relu else layers))
+
+
+class _Bottleneck(nn.Module):
+    """keras.applications' ResNet50 block: the stride in the first 1x1 convolution."""
+
+    def __init__(self, channels, filters, stride, projection):
+        nn.Module.__init__(self)
+        self.residual = nn.Sequential(_unit(channels, filters, stride=stride),
+                                      _unit(filters, filters, 3),
+                                      _unit(filters, 4 * filters, relu=False))
+        self.shortcut = (_unit(channels, 4 * filters, stride=stride, relu=False) if projection
+                         else nn.Identity())
+
+    def forward(self, x):
+        return F.relu(self.shortcut(x) + self.residual(x))
+
+
+def _resnet50(input_shape, num_classes):
+    layers, channels = [nn.ZeroPad2d(3), _unit(input_shape[0], 64, 7, 2), nn.ZeroPad2d(1),
+                        nn.MaxPool2d(3, 2)], 64
+    for filters, stride, projection in resnet50_blocks():
+        layers.append(_Bottleneck(channels, filters, stride, projection))
+        channels = 4 * filters
+    return nn.Sequential(*(layers + [nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                                     _dense(channels, num_classes)]))
 
 
 class _CharLSTM(nn.Module):
@@ -99,7 +158,8 @@ class _CharLSTM(nn.Module):
         return self.output_layer(hidden[-1])
 
 
-BUILDERS = {"mlp": _mlp, "cnn": _cnn, "lstm": _CharLSTM}
+BUILDERS = {"mlp": _mlp, "cnn": _cnn, "lstm": _CharLSTM, "vgg16": _vgg16,
+            "resnet50": _resnet50}
 
 
 class RMSprop(torch.optim.Optimizer):
@@ -143,18 +203,23 @@ def _accuracy(logits, y):
 class Network:
     """One workload's network, its optimizer and its steps, on the CPU or the first GPU."""
 
-    def __init__(self, workload, input_shape, num_classes, gpus, seed):
+    def __init__(self, workload, input_shape, num_classes, gpus, seed, data_format, jit_compile):
         torch.manual_seed(seed)
         self.device = torch.device("cuda" if gpus else "cpu")
         self.module = BUILDERS[workload](input_shape, num_classes).to(self.device)
-        self.forward = torch.compile(self.module) if COMPILE else self.module
+        self.forward = torch.compile(self.module) if jit_compile else self.module
         self.optimizer = None
 
     def count_params(self):
-        return sum(p.numel() for p in self._trained())
+        """Trained parameters and moving statistics, as Keras's count_params counts them."""
+        moving = [b for name, b in self.module.named_buffers()
+                  if name.endswith(("running_mean", "running_var"))]
+        return sum(p.numel() for p in self._trained() + moving)
 
-    def compile(self, learning_rate):
-        self.optimizer = RMSprop(self._trained(), lr=learning_rate)
+    def compile(self, optimizer, learning_rate):
+        # Keras's SGD has no momentum by default, as torch's.
+        self.optimizer = (RMSprop(self._trained(), lr=learning_rate) if optimizer == "rmsprop"
+                          else torch.optim.SGD(self._trained(), lr=learning_rate))
 
     def train_step(self, x, y):
         self.module.train()

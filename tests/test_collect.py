@@ -21,7 +21,8 @@ from harness.collector.runs import load
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BACKEND_VERSIONS = {"mxnet": "1.1.0", "tensorflow": "1.7.0", "jax": "0.10.2", "torch": "2.13.0",
-                    "native-torch": "2.13.0", "native-jax": "0.10.2"}
+                    "native-torch": "2.13.0", "native-jax": "0.10.2", "theano": "1.0.5",
+                    "native-tensorflow": "2.21.0"}
 # What the runner names its data-parallel mechanism on more than one device.
 PARALLEL = {"mxnet": "mxnet context list", "tensorflow": "tf MirroredStrategy",
             "jax": "jax DataParallel", "torch": "torch DistributedDataParallel (nccl)",
@@ -986,3 +987,57 @@ def test_profile_traces_beside_results_are_not_read_as_results(tmp_path):
     trace.write_text('{"traceEvents": []}')
     records, unreadable, emptied = load(str(tmp_path))
     assert records and unreadable == [] and emptied == []
+
+
+# The VGG16 seed's table
+
+def vgg16_run(backend, step_ms, epoch_seconds, **config):
+    """A CPU VGG16 run at the seed's batch of 16; the seed's figure is measured seconds over
+    measured steps (3 epochs of 20 steps here), which the step median does not give."""
+    settings = dict(data_format="channels_last", jit_compile="off")
+    settings.update(config)
+    return record("vgg16", backend, backend.replace("native-", ""), "2-core AMD EPYC",
+                  batch_size=16, step_ms=step_ms, epoch_seconds=epoch_seconds,
+                  keras_version="3.15.1", **settings)
+
+
+def test_vgg16_runs_are_the_seeds_table_with_every_system_it_lists(tmp_path):
+    skipped = record("vgg16", "native-tensorflow", "tensorflow", "2-core AMD EPYC",
+                     status="skipped", data_format="channels_first", jit_compile="on",
+                     batch_size=16, error={"type": "Unsupported",
+                                           "message": "NCHW needs oneDNN", "traceback": None})
+    folder = write(
+        tmp_path, vgg16_run("tensorflow", 100, 3.0, jit_compile="auto"),
+        vgg16_run("native-tensorflow", 90, 2.4), vgg16_run("native-tensorflow", 80, 2.1,
+                                                            jit_compile="on"),
+        vgg16_run("native-jax", 70, 2.0, jit_compile="on"),
+        vgg16_run("native-torch", 60, 1.5, data_format="channels_first"), skipped,
+        # Inference and other models are not the seed's trials.
+        vgg16_run("native-jax", 10, 0.5, inference=True), record(speed=50))
+    status, markdown, _ = run(folder)
+    assert status == 0
+    expected = """\
+| System                     | Mean time per trial                     | Trials   | Batch size   | Image size   | Layout   | Compiled   | Device               |
+|----------------------------|-----------------------------------------|----------|--------------|--------------|----------|------------|----------------------|
+| Keras (TensorFlow backend) | 150.000 ms                              | 60       | 16           | 224          | NHWC     | auto       | CPU, 2-core AMD EPYC |
+| Keras (Theano backend)     | not run                                 |          |              |              |          |            |                      |
+| TensorFlow NHWC no XLA     | 120.000 ms                              | 60       | 16           | 224          | NHWC     | off        | CPU, 2-core AMD EPYC |
+| TensorFlow NHWC with XLA   | 105.000 ms                              | 60       | 16           | 224          | NHWC     | on         | CPU, 2-core AMD EPYC |
+| TensorFlow NCHW no XLA     | not run                                 |          |              |              |          |            |                      |
+| TensorFlow NCHW with XLA   | skipped: Unsupported: NCHW needs oneDNN |          | 16           | 224          | NCHW     | on         | CPU, 2-core AMD EPYC |
+| JAX (jax.jit)              | 100.000 ms                              | 60       | 16           | 224          | NHWC     | on         | CPU, 2-core AMD EPYC |
+| PyTorch eager              | 75.000 ms                               | 60       | 16           | 224          | NCHW     | off        | CPU, 2-core AMD EPYC |"""
+    assert table(markdown, "## CNN Benchmarks", "### VGG16 (the seed's table)") == expected
+    # --kind vgg16: that table alone; the figure also in the numbers behind the tables.
+    status, alone, _ = run(folder, "--kind", "vgg16")
+    assert status == 0 and "### Synthetic Dataset" not in alone
+    assert table(alone, "### VGG16 (the seed's table)") == expected
+    status, text, _ = run(folder, "--kind", "vgg16", "--format", "json")
+    rows = json.loads(text)["rows"]
+    assert sorted(round(r["trial_ms"], 3) for r in rows if r["status"] == "ok") == [
+        25.0, 75.0, 100.0, 105.0, 120.0, 150.0]
+
+
+def test_no_vgg16_table_without_vgg16_runs(tmp_path):
+    status, markdown, _ = run(write(tmp_path, record(speed=50)))
+    assert status == 0 and "VGG16 (the seed's table)" not in markdown

@@ -26,8 +26,9 @@ def _parser():
     parser = argparse.ArgumentParser(
         prog="collect", description="Tabulate a folder of benchmark result files.")
     parser.add_argument("folder", help="folder of result files (searched recursively)")
-    parser.add_argument("--kind", choices=("cnn", "rnn", "all"), default="all",
-                        help="image models (cnn, MLP included), the LSTM (rnn), or both")
+    parser.add_argument("--kind", choices=("cnn", "rnn", "vgg16", "all"), default="all",
+                        help="image models (cnn, MLP included), the LSTM (rnn), both (all), "
+                             "or only the VGG16 seed's table (vgg16)")
     parser.add_argument("--format", dest="output_format", choices=("md", "csv", "json"),
                         default="md", help="Markdown tables, or the numbers behind them")
     parser.add_argument("--chart", metavar="PATH.png", help="also draw the speeds into this PNG")
@@ -36,6 +37,12 @@ def _parser():
                              "phase (import, data, build, compile, first epoch, warm-up, "
                              "steady, evaluate, total), profiled runs included")
     return parser
+
+
+def _of_kind(identity, kind):
+    if kind == "vgg16":
+        return identity.get("model") == "vgg16"
+    return kind in ("all", kind_of(identity))
 
 
 def _compare_parser():
@@ -78,7 +85,7 @@ def main(argv=None):
         for path, note in emptied:
             sys.stderr.write("collect: kept %s, but %s\n" % (path, note))
         identities = identities_of(runs)
-        runs = [run for run in runs if args.kind in ("all", kind_of(identities[run.key]))]
+        runs = [run for run in runs if _of_kind(identities[run.key], args.kind)]
         groups = collapse([run for run in runs if run.status == "ok"], identities)
         failures = failures_of([run for run in runs if run.status != "ok"], identities)
         # The chart comes first so that a missing matplotlib stops before any output.

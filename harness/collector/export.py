@@ -16,7 +16,7 @@ EXPORT_FIELDS = (
     "device_batch_size", "data_format", "method", "precision", "jit_compile",
     "jit_compile_resolved", "tf32", "timing", "image_size", "epochs", "warmup",
     "steps_per_epoch", "min_seconds", "epoch_seconds", "profile", "runs", "unit", "speed_median", "speed_min", "speed_max",
-    "speed_cv_pct", "epoch_cv_pct", "unstable_runs", "step_ms_median", "epoch_seconds", "loss", "accuracy", "gpu_memory_mb",
+    "speed_cv_pct", "epoch_cv_pct", "unstable_runs", "step_ms_median", "trial_ms", "epoch_seconds", "loss", "accuracy", "gpu_memory_mb",
     "gpu_memory_source", "gpu_util_percent") + tuple(PHASES) + (
     "workload_digest", "error", "run_ids", "repeat_speeds",
 )
@@ -32,7 +32,8 @@ def export_rows(groups, failures):
                    speed_max=group.speed_max, speed_cv_pct=group.cv,
                    epoch_cv_pct=group.epoch_cv,
                    unstable_runs=len(group.unstable) if group.judged else None,
-                   step_ms_median=group.step_ms, epoch_seconds=group.epoch_seconds,
+                   step_ms_median=group.step_ms, trial_ms=group.trial_ms,
+                   epoch_seconds=group.epoch_seconds,
                    loss=group.loss, accuracy=group.accuracy, gpu_memory_mb=group.gpu_memory,
                    gpu_memory_source=group.gpu_memory_source, gpu_util_percent=group.gpu_util,
                    run_ids=group.run_ids, repeat_speeds=group.repeat_speeds)

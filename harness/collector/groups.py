@@ -44,6 +44,9 @@ class Group(object):
         self.failed_checks = sorted({name for run in self.unstable for name in run.failed_checks})
         self.epoch_cv = median_or_none(run.epoch_cv for run in runs)
         self.step_ms = median_or_none([run.step_ms for run in runs])
+        # The VGG16 seed's figure: the clock around all measured steps, over their count.
+        self.trial_ms = median_or_none([run.trial_ms for run in runs])
+        self.trials = sum(run.trials or 0 for run in runs)
         self.epoch_seconds = median_or_none([run.epoch_seconds for run in runs])
         self.loss = median_or_none(run.loss for run in runs)
         self.accuracy = median_or_none(run.accuracy for run in runs)

@@ -107,9 +107,11 @@ FIELDS = tuple(
                              ("measured", "seconds"), ("measured", "epochs"))]
     # Optional: in sets, dict look-ups and joined labels (so hashable text or numbers).
     + [(("config", name), _string, OPTIONAL) for name in (
-        "instance", "data_format", "method", "precision", "device_kind", "parallel")]
+        "instance", "data_format", "method", "precision", "device_kind", "parallel",
+        "keras_api", "jit_compile")]
     + [(("environment", name), _string, OPTIONAL) for name in ENVIRONMENT_IDENTITY]
     + [(("config", name), _whole(0), OPTIONAL) for name in ("gpus", "repeat_index")]
+    + [(("metrics", "measured", "steps"), _whole(1), OPTIONAL)]
     + [(("config", name), _whole(1), OPTIONAL) for name in (
         "resnet_version", "resnet_layers", "image_size", "device_batch_size", "cpu_devices")]
     + [(("config", name), _bool, OPTIONAL) for name in ("inference", "profile")]

@@ -41,8 +41,11 @@ CHUNK = 200
 # phases: metrics.phases in PHASES order; gpu_util: the mean over its GPUs of each one's
 # mean utilisation; memory_peak: the backend's own peak (GPU runs only); nvml_peak: the
 # most any of its GPUs held as NVML saw it; verdict, failed_checks, epoch_cv: its
-# stability; epoch_speeds: the measured epochs' samples/s (the significance test's).
-FIGURES = ("unit", "speed", "step_ms", "epoch_seconds", "loss", "accuracy", "phases",
+# stability; epoch_speeds: the measured epochs' samples/s (the significance test's);
+# trials: the measured steps, and trial_ms the measured milliseconds over them (the VGG16
+# seed's figure), None where the record does not count its steps.
+FIGURES = ("unit", "speed", "step_ms", "trial_ms", "trials", "epoch_seconds", "loss",
+           "accuracy", "phases",
            "gpu_util", "memory_peak", "memory_source", "nvml_peak", "verdict", "failed_checks",
            "epoch_cv", "epoch_speeds")
 Run = namedtuple("Run", ("key", "run_id", "started_at", "status", "repeat_index", "error_type",
@@ -91,9 +94,12 @@ def _figures(record, identity):
     on_gpu = is_number(identity.get("gpus")) and identity["gpus"] > 0
     phases = metrics.get("phases")
     phases = phases if phases.__class__ is dict else {}
+    trials = at(metrics, "measured", "steps")
     return dict(
         unit=metrics.get("unit"), speed=metrics["throughput"]["median"],
         step_ms=metrics["step_ms"]["median"],
+        trial_ms=1000.0 * metrics["measured"]["seconds"] / trials if trials else None,
+        trials=trials,
         epoch_seconds=metrics["measured"]["seconds"] / metrics["measured"]["epochs"],
         loss=metrics.get("loss"), accuracy=metrics.get("accuracy"),
         phases=tuple(map(phases.get, PHASES)),

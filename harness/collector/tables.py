@@ -9,6 +9,7 @@ only in the phase breakdown.
 from collections import OrderedDict
 
 from harness import significance
+from harness.collector import vgg16_table
 from harness.collector.groups import merge, model_order, rank, subset, unit_of, unprofiled
 from harness.collector.labels import (
     DATASET_LINKS, DATASETS, METHODS, NATIVE_PREFIX, PHASES, backend_label, dataset_label,
@@ -43,10 +44,14 @@ def report(groups, failures, kind, phases=False):
         blocks.append("Profiled runs (%d, in %d configurations) are left out of every speed: "
                       "the profiler slows them. They appear only under Phases (--phases), "
                       "marked (profiled)." % (sum(g.runs for g in profiled), len(profiled)))
+    if kind == "vgg16":
+        return blocks + vgg16_table.blocks(groups, failures)
     for name, blocks_of in (("cnn", _cnn_blocks), ("rnn", _rnn_blocks)):
         if kind in (name, "all"):
             of_kind = [g for g in groups if kind_of(g.identity) == name]
             blocks += blocks_of(unprofiled(of_kind)) + (_phase_blocks(of_kind) if phases else [])
+            if name == "cnn":
+                blocks += vgg16_table.blocks(of_kind, failures)
     return blocks + _failure_blocks(failures)
 
 

@@ -1,0 +1,109 @@
+"""The VGG16 seed's table: one row per system, the seed's figure for each.
+
+The seed's systems are Keras on a backend and TensorFlow itself per image layout
+(NHWC, NCHW) without and with XLA; here the native JAX and PyTorch networks and
+Keras's newer backends join them. The figure is the seed's: mean milliseconds
+per trial, a trial being one forward, backward and update step, i.e. the
+measured seconds (the clock around all measured steps) over the measured steps.
+Every system the seed lists keeps its row: "not run" until a run of it exists,
+its status and reason where the run was skipped or failed.
+"""
+from harness.collector.groups import number_first
+from harness.collector.labels import backend_label, devices_label, error_text
+from harness.collector.layout import Column, Heading, Table
+
+MODEL = "vgg16"
+SEED_SYSTEMS = ("Keras (TensorFlow backend)", "Keras (Theano backend)",
+                "TensorFlow NHWC no XLA", "TensorFlow NHWC with XLA",
+                "TensorFlow NCHW no XLA", "TensorFlow NCHW with XLA")
+NOTE = ("Mean time per trial: the measured seconds over the measured steps (one step is a "
+        "forward, backward and weight update on one batch; the clock runs from before the "
+        "first measured step to after the last), the seed's figure, which timed 100 trials "
+        "on a Maxwell Titan X. Trials: the measured steps behind it (over all repeats). "
+        "Compiled: what --jit-compile resolved to (XLA on TensorFlow and JAX, torch.compile on "
+        "PyTorch; auto where the run did not record Keras's choice). Rows of the seed's systems "
+        "with no run say so.")
+
+
+def system_label(identity):
+    """The seed's name for a configuration's system ("TensorFlow NHWC with XLA"), or ours."""
+    backend, jit = identity.get("backend"), identity.get("jit_compile")
+    layout = "NCHW" if identity.get("data_format") == "channels_first" else "NHWC"
+    if backend == "native-tensorflow":
+        return "TensorFlow %s %s" % (layout, "with XLA" if jit == "on" else "no XLA")
+    if backend == "native-jax":
+        return "JAX (jax.jit)"
+    if backend == "native-torch":
+        return "PyTorch %s" % ("torch.compile" if jit == "on" else "eager")
+    return "Keras (%s backend)" % backend_label(backend)
+
+
+def blocks(groups, failures):
+    """The heading, note and table for the VGG16 training runs among `groups` and `failures`
+    (profiled runs left out: the profiler slows them); nothing where there are none."""
+    groups = [g for g in groups if _counted(g.identity)]
+    failures = [f for f in failures if _counted(f.identity)]
+    if not groups and not failures:
+        return []
+    rows = [_Row(g.identity, g) for g in groups] + [_Row(f.identity, failure=f) for f in failures]
+    shown = {row.system for row in rows}
+    rows += [_Row({}, system=system) for system in SEED_SYSTEMS if system not in shown]
+    rows.sort(key=_order)
+    columns = [Column("System", lambda row: row.system),
+               Column("Mean time per trial", _time_text),
+               Column("Trials", lambda row: str(row.group.trials) if row.group else ""),
+               _field("Batch size", "global_batch_size"), _field("Image size", "image_size"),
+               _field("Layout", "data_format",
+                      lambda value: "NCHW" if value == "channels_first" else "NHWC"),
+               _field("Compiled", "jit_compile"),
+               Column("Device", _device_text)]
+    if any(g.runs > 1 for g in groups):  # the median over repeats: say over how many
+        columns.insert(2, Column("Runs", lambda row: str(row.group.runs) if row.group else ""))
+    return [Heading(3, "VGG16 (the seed's table)"), NOTE,
+            Table([column.header for column in columns],
+                  [[column.cell(row) for column in columns] for row in rows])]
+
+
+class _Row(object):
+    """One system's line: a configuration's runs, a failed or skipped run, or a seed system
+    not run."""
+
+    def __init__(self, identity, group=None, failure=None, system=None):
+        self.identity = identity
+        self.group = group
+        self.failure = failure
+        self.system = system or system_label(identity)
+
+
+def _counted(identity):
+    return (identity.get("model") == MODEL and not identity.get("inference")
+            and not identity.get("profile"))
+
+
+def _order(row):
+    seed = SEED_SYSTEMS.index(row.system) if row.system in SEED_SYSTEMS else len(SEED_SYSTEMS)
+    i = row.identity
+    return (seed, row.system, number_first(i.get("gpus")), str(i.get("instance")),
+            number_first(i.get("global_batch_size")), number_first(i.get("image_size")),
+            str(i.get("jit_compile")), row.failure is not None)
+
+
+def _time_text(row):
+    if row.group:
+        return "N/A" if row.group.trial_ms is None else "%.3f ms" % row.group.trial_ms
+    if row.failure:
+        return "%s: %s" % (row.failure.run.status, error_text(row.failure.run))
+    return "not run"
+
+
+def _field(header, name, label=str):
+    def cell(row):
+        value = row.identity.get(name)
+        return "" if value is None else label(value)
+    return Column(header, cell)
+
+
+def _device_text(row):
+    if not row.identity:
+        return ""
+    return "%s, %s" % (devices_label(row.identity), row.identity.get("instance"))

@@ -105,3 +105,20 @@ def test_gpu_figures_leaves_out_what_its_budget_cannot_hold(tmp_path):
     rows = document["figures"]["configurations"]
     assert rows and all(row["status"] == "not run" for row in rows)
     assert "expected" in rows[0]["note"] and document["passed"] is False
+
+
+@pytest.mark.skipif("jax" not in INSTALLED_BACKENDS, reason="JAX is not installed")
+def test_vgg16_seed_prints_the_seeds_table_with_the_systems_it_ran(tmp_path):
+    """One system at a tiny size: its row timed, the seed's systems not run kept."""
+    proc = subprocess.run(
+        [sys.executable, "bench/vgg16_seed.py", "--out", str(tmp_path), "--backends",
+         "native-jax", "--image-size", "32", "--batch-size", "2", "--steps-per-epoch", "1",
+         "--epochs", "1", "--warmup", "1"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+        timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    rows = {line.split("|")[1].strip(): line.split("|")[2].strip()
+            for line in proc.stdout.splitlines() if line.startswith("| ")}
+    assert rows["JAX (jax.jit)"].endswith(" ms")
+    assert rows["Keras (Theano backend)"] == "not run"
+    assert rows["TensorFlow NHWC with XLA"] == "not run"

@@ -73,6 +73,8 @@ def test_layouts_and_compilers(tmp_path, backend, model, data_format, jit_compil
     assert_ran(record, proc)
     assert (record["config"]["data_format"], record["config"]["jit_compile"]) == (
         data_format, "on")
+    assert record["environment"]["compiler"].startswith(
+        {"native-tensorflow": "XLA", "native-jax": "XLA", "native-torch": "torch.compile"}[backend])
     assert math.isfinite(record["metrics"]["loss"])
 
 

@@ -93,6 +93,8 @@ class Adapter(SingleProcessAdapter):
             "backend": self.name,
             "backend_version": self.framework.__version__,
             "backend_package": providing_package(self.framework.__name__),
+            # What --jit-compile on means for this framework; None when the run is not compiled.
+            "compiler": self.nets.COMPILER if self.jit_compile == "on" else None,
         }
         info.update(self.nets.describe(self.gpus))
         info["tf32"] = self.tf32

@@ -7,8 +7,8 @@
 
 Runs `python -m harness vgg16 --method train_on_batch` once per system (the seed
 called train_on_batch on batches of 16) into one results folder, then prints the
-collector's VGG16 table for that folder (`harness/collect.py DIR --kind vgg16`): Keras on TensorFlow, JAX, PyTorch and
-(Keras 2) Theano; native TensorFlow in NHWC and NCHW, each without and with XLA;
+collector's VGG16 table for that folder (`harness/collect.py DIR --kind vgg16`).
+The systems: Keras on TensorFlow, JAX, PyTorch and (Keras 2) Theano; native TensorFlow in NHWC and NCHW, each without and with XLA;
 native JAX; native PyTorch eager and with torch.compile. A system that cannot run
 here (NCHW without oneDNN, a missing Theano environment) is a skipped or failed
 row, not a stop. The seed timed 100 trials; the defaults time 6 (3 epochs of 2

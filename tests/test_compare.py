@@ -18,6 +18,7 @@ from test_collect import ROOT, record, run, seed_rnn_records, write
 SEEDS = os.path.join(os.path.dirname(ROOT), "shared", "seeds")
 CNN_SEED = os.path.join(SEEDS, "001_39fb3ed61ed35016.txt")
 README_SEED = os.path.join(SEEDS, "000_467c0bdfac0d6112.txt")
+VGG16_SEED = os.path.join(SEEDS, "003_be511ad99e45dd64.txt")
 needs_seeds = pytest.mark.skipif(not os.path.exists(CNN_SEED), reason="the seeds are not here")
 SETTINGS = dict(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -195,6 +196,31 @@ def test_compare_against_the_published_seed_says_it_has_no_spread(tmp_path):
     assert sum(r["mark"] == "only in baseline" for r in document["rows"]) == 39
     status, markdown, _ = run_compare(CNN_SEED, new)
     assert "A published figure has no spread" in markdown and "no spread" in markdown
+
+
+@needs_seeds
+def test_the_vgg16_seeds_systems_are_a_baseline_for_vgg16_runs(tmp_path):
+    """Its Framework/Time table: each system's mean ms per trial, matched to our runs of
+    that system (native TensorFlow by layout and XLA; Keras by backend)."""
+    rows = published.read(VGG16_SEED)
+    assert [(r.stated.get("backend"), r.stated.get("data_format"), r.stated.get("jit_compile"),
+             r.step_ms) for r in rows] == [
+        ("tensorflow", None, None, 362.206), ("theano", None, None, 241.478),
+        ("native-tensorflow", "channels_last", "off", 365.122),
+        ("native-tensorflow", "channels_last", "on", 300.424),
+        ("native-tensorflow", "channels_first", "off", 298.478),
+        ("native-tensorflow", "channels_first", "on", 294.063)]
+    new = write(tmp_path / "new", *[
+        record("vgg16", backend, backend.replace("native-", ""), "2-core AMD EPYC",
+               batch_size=16, data_format="channels_last", step_ms=step_ms, jit_compile=jit)
+        for backend, jit, step_ms in (("native-tensorflow", "on", 30000.0),
+                                      ("tensorflow", "auto", 36220.6))])
+    status, document, _ = compare_json(VGG16_SEED, new)
+    ratios = {(r["identity"]["backend"], r["identity"].get("jit_compile")): r["ratio"]
+              for r in document["rows"] if r["new"] is not None}
+    assert ratios == {("native-tensorflow", "on"): pytest.approx(300.424 / 30000.0),
+                      ("tensorflow", "auto"): pytest.approx(0.01)}
+    assert status == 0  # published figures are untested: never a failing slowdown
 
 
 def test_the_collectors_own_tables_are_a_baseline_too(tmp_path):

@@ -15,6 +15,7 @@ whatever its authors typed (tabs, "ReNet50V1", "N/A").
 import re
 from collections import namedtuple
 
+from harness.collector import vgg16_table
 from harness.collector.labels import (
     BACKEND_LABELS, DATA_FORMAT_LABELS, DATASET_LABELS, METHOD_LABELS, MODEL_LABELS)
 from harness.collector.records import NUMBER_LIMIT, CollectError
@@ -35,6 +36,8 @@ EPOCH = re.compile(r"^speed/epoch\b")
 EPOCH_CELL = re.compile(r"^\s*([0-9.]+)\s*sec\s*-\s*([0-9.]+)\s*(us|ms|s)/step\s*$")
 NUMBER = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 STEP_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+# The VGG16 seed's cell: "362.206 ms <sup>[2](#kerasnote)</sup>" (its footnote marks kept).
+VGG16_TIME = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*ms\b")
 
 
 def _squeezed(text):
@@ -177,8 +180,11 @@ MODEL_FIELDS = ("model", "resnet_layers", "resnet_version")
 
 
 def _table(headers, body, context):
-    """The rows of one table, where it has an instance column and a figure column."""
+    """The rows of one table, where it has an instance column and a figure column, or is the
+    VGG16 seed's (a Framework and a Time column)."""
     names = [_squeezed(header) for header in headers]
+    if len(names) == 2 and names[0] == "framework" and names[1].startswith("time"):
+        return _vgg16_rows(body)
     fields = {at: COLUMNS[name] for at, name in enumerate(names) if name in COLUMNS}
     figure = next(((at, "speed") for at, name in enumerate(names) if SPEED.match(name)), None) \
         or next(((at, "epoch") for at, name in enumerate(names) if EPOCH.match(name)), None)
@@ -199,6 +205,19 @@ def _table(headers, body, context):
     return rows
 
 
+def _vgg16_rows(body):
+    """The VGG16 seed's table: a system's name ("Tensorflow NHWC with XLA") and its mean time
+    per trial ("300.424 ms", read as a step time). It names no instance: its rows match
+    every configuration of that system."""
+    rows = []
+    for number, cells in body:
+        stated = vgg16_table.system_fields(cells[0]) if len(cells) == 2 else None
+        time = VGG16_TIME.match(cells[1]) if stated else None
+        if time and 0 < float(time.group(1)) <= NUMBER_LIMIT:
+            rows.append(Row(stated, None, float(time.group(1)), number))
+    return rows
+
+
 def read(path):
     """The rows of the Markdown file `path`; CollectError where it has none."""
     try:
@@ -208,6 +227,6 @@ def read(path):
         raise CollectError("cannot read %s: %s" % (path, error))
     rows = parse(text)
     if not rows:
-        raise CollectError("no result table (an Instance column and a Speed column) in %s"
-                           % path)
+        raise CollectError("no result table (an Instance column and a Speed column, or the "
+                           "VGG16 seed's Framework and Time) in %s" % path)
     return rows

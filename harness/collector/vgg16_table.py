@@ -38,6 +38,23 @@ def system_label(identity):
     return "Keras (%s backend)" % backend_label(backend)
 
 
+def system_fields(label):
+    """What a seed's system name says of its runs (system_label's inverse, case and spacing
+    as the seed typed them: "Tensorflow NHWC with XLA"), or None for a name it does not know.
+    A Keras row states only its backend: the seed's Keras ran in each backend's own layout."""
+    words = label.lower().split()
+    if words[:1] == ["keras"]:
+        backends = [b for b in ("tensorflow", "theano", "jax", "pytorch", "mxnet", "cntk")
+                    if b in label.lower()]
+        backend = {"pytorch": "torch"}.get(backends[0], backends[0]) if backends else None
+        return {"model": MODEL, "backend": backend} if backend else None
+    if words[:1] == ["tensorflow"] and len(words) >= 3 and words[1] in ("nhwc", "nchw"):
+        return {"model": MODEL, "backend": "native-tensorflow",
+                "data_format": "channels_first" if words[1] == "nchw" else "channels_last",
+                "jit_compile": "on" if "with" in words[2:] else "off"}
+    return None
+
+
 def blocks(groups, failures):
     """The heading, note and table for the VGG16 training runs among `groups` and `failures`
     (profiled runs left out: the profiler slows them); nothing where there are none."""

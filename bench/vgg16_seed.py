@@ -8,11 +8,13 @@
 Runs `python -m harness vgg16 --method train_on_batch` once per system (the seed
 called train_on_batch on batches of 16) into one results folder, then prints the
 collector's VGG16 table for that folder (`harness/collect.py DIR --kind vgg16`).
-The systems: Keras on TensorFlow, JAX, PyTorch and (Keras 2) Theano; native TensorFlow in NHWC and NCHW, each without and with XLA;
-native JAX; native PyTorch eager and with torch.compile. A system that cannot run
-here (NCHW without oneDNN, a missing Theano environment) is a skipped or failed
-row, not a stop. The seed timed 100 trials; the defaults time 6 (3 epochs of 2
-steps, after a warm-up epoch), which on a 2-core CPU already takes minutes a system.
+The systems: Keras on TensorFlow, JAX, PyTorch and (Keras 2) Theano; native
+TensorFlow in NHWC and NCHW, each without and with XLA; native JAX; native
+PyTorch eager and with torch.compile. A system that cannot run here (NCHW without
+oneDNN, a missing Theano environment) is a skipped or failed row, not a stop.
+The seed timed a fixed 100 trials; the defaults time 6 (3 epochs of 2 steps,
+after a warm-up epoch; epochs are not sized by time), which on a 2-core CPU
+already takes minutes a system: on a GPU, raise --steps-per-epoch.
 """
 import argparse
 import os
@@ -59,7 +61,9 @@ def main():
     common = ["vgg16", "--method", "train_on_batch", "--out", args.out,
               "--batch-size", str(args.batch_size), "--image-size", str(args.image_size),
               "--steps-per-epoch", str(args.steps_per_epoch), "--epochs", str(args.epochs),
-              "--warmup", str(args.warmup)]
+              "--warmup", str(args.warmup),
+              # The seed's figure is over a fixed number of trials: no epochs sized by time.
+              "--epoch-seconds", "0", "--min-seconds", "0"]
     if args.gpus is not None:
         common += ["--gpus", str(args.gpus)]
     pythons = {"keras3": sys.executable, "theano": args.theano_python}

@@ -220,8 +220,6 @@ def _resolve(record, spec, adapter, place):
                          % (config["global_batch_size"], adapter.devices))
     config["device_batch_size"] = config["global_batch_size"] // adapter.devices
     config["data_format"] = adapter.data_format
-    if adapter.jit_compile is not None:  # "auto" resolved: what a rerun must ask for
-        config["jit_compile"] = adapter.jit_compile
     config["unit"] = spec.workload.unit
     config["instance"] = spec.instance or environment.instance_label(
         adapter.gpus, record["environment"]["gpus"])

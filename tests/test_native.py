@@ -50,7 +50,8 @@ def test_each_workload_trains_natively(tmp_path, backend, model):
     assert env["backend_version"] and "keras_version" not in env
     # "auto" resolved as Keras resolves it on a CPU: eager PyTorch, plain TensorFlow graphs;
     # native JAX is always jitted.
-    assert record["config"]["jit_compile"] == ("on" if backend == "native-jax" else "off")
+    assert record["config"]["jit_compile_resolved"] == (
+        "on" if backend == "native-jax" else "off")
     if backend == "native-jax":
         assert env["optax_version"]
 
@@ -71,7 +72,7 @@ def test_layouts_and_compilers(tmp_path, backend, model, data_format, jit_compil
         assert "oneDNN" in record["error"]["message"]
         return
     assert_ran(record, proc)
-    assert (record["config"]["data_format"], record["config"]["jit_compile"]) == (
+    assert (record["config"]["data_format"], record["config"]["jit_compile_resolved"]) == (
         data_format, "on")
     assert record["environment"]["compiler"].startswith(
         {"native-tensorflow": "XLA", "native-jax": "XLA", "native-torch": "torch.compile"}[backend])

@@ -26,7 +26,6 @@ class SingleProcessAdapter:
     parallel = None  # the name of the data-parallel mechanism, when there is one
     processes = 1  # of the job, on all its nodes (harness.cluster)
     nodes = 1
-    jit_compile = None  # what --jit-compile resolved to ("on"/"off"), where the adapter decides
 
     def scope(self):
         """The context models are built and compiled in."""

@@ -21,13 +21,18 @@ NOTE = ("Mean time per trial: the measured seconds over the measured steps (one 
         "first measured step to after the last), the seed's figure, which timed 100 trials "
         "on a Maxwell Titan X. Trials: the measured steps behind it (over all repeats). "
         "Compiled: what --jit-compile resolved to (XLA on TensorFlow and JAX, torch.compile on "
-        "PyTorch; auto where the run did not record Keras's choice). Rows of the seed's systems "
+        "PyTorch; what was asked where the run did not record it). Rows of the seed's systems "
         "with no run say so.")
+
+
+def _jit(identity):
+    """What --jit-compile became, where the run recorded it; else what was asked."""
+    return identity.get("jit_compile_resolved") or identity.get("jit_compile")
 
 
 def system_label(identity):
     """The seed's name for a configuration's system ("TensorFlow NHWC with XLA"), or ours."""
-    backend, jit = identity.get("backend"), identity.get("jit_compile")
+    backend, jit = identity.get("backend"), _jit(identity)
     layout = "NCHW" if identity.get("data_format") == "channels_first" else "NHWC"
     if backend == "native-tensorflow":
         return "TensorFlow %s %s" % (layout, "with XLA" if jit == "on" else "no XLA")
@@ -72,7 +77,7 @@ def blocks(groups, failures):
                _field("Batch size", "global_batch_size"), _field("Image size", "image_size"),
                _field("Layout", "data_format",
                       lambda value: "NCHW" if value == "channels_first" else "NHWC"),
-               _field("Compiled", "jit_compile"),
+               Column("Compiled", lambda row: _jit(row.identity) or ""),
                Column("Device", _device_text)]
     if any(g.runs > 1 for g in groups):  # the median over repeats: say over how many
         columns.insert(2, Column("Runs", lambda row: str(row.group.runs) if row.group else ""))
@@ -102,7 +107,7 @@ def _order(row):
     i = row.identity
     return (seed, row.system, number_first(i.get("gpus")), str(i.get("instance")),
             number_first(i.get("global_batch_size")), number_first(i.get("image_size")),
-            str(i.get("jit_compile")), row.failure is not None)
+            str(_jit(i)), row.failure is not None)
 
 
 def _time_text(row):

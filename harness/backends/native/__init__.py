@@ -87,6 +87,10 @@ class Adapter(SingleProcessAdapter):
         return self.nets.unsupported(self.gpus, spec.jit_compile, self.data_format
                                      if spec.model in CONV_WORKLOADS else None)
 
+    def jit_compiled(self, model):
+        """What --jit-compile resolved to: each framework's own rule for "auto"."""
+        return self.jit_compile
+
     def describe(self):
         """The framework's part of the result's environment."""
         info = {

@@ -22,11 +22,15 @@ that has it.
 import json
 import os
 import re
+import socket
 import threading
 import time
 from collections import namedtuple
 
 from harness.spec import UsageError
+
+# Seconds rank 0, failing itself, waits for a peer's report of the failure that caused it.
+PEER_REPORT_WAIT_S = 5.0
 
 # The coordinator's port where a scheduler names only its host: torchrun's default.
 DEFAULT_PORT = 29500
@@ -98,6 +102,31 @@ def watch_peers(peer_failures, on_failure, interval_s=0.5):
     thread = threading.Thread(target=watch, name="peer-failures")
     thread.daemon = True
     thread.start()
+
+
+def report_failure(record, adapter, place):
+    """A failure in a job of several processes: a rank other than 0 publishes its
+    traceback; rank 0 puts the traceback of the rank that failed first (its own
+    failure is most often that rank gone) into the job's result."""
+    error = record["error"]
+    if place.process_id:
+        adapter.publish_failure("rank %d on %s: %s" % (place.process_id, socket.gethostname(),
+                                                       error["traceback"]))
+        return
+    deadline = time.time() + PEER_REPORT_WAIT_S
+    failures = adapter.peer_failures()
+    while not failures and time.time() < deadline:
+        time.sleep(0.2)
+        failures = adapter.peer_failures()
+    if failures:
+        record["error"] = peers_error(failures, "rank 0 then: " + error["traceback"])
+
+
+def peers_error(failures, then=None):
+    """The error of a job whose other ranks published `failures`."""
+    last = [line for line in failures[0].strip().splitlines() if line.strip()]
+    return {"type": "RankFailed", "message": "%s: %s" % (failures[0].split(":")[0], last[-1]),
+            "traceback": "\n".join(failures + ([then] if then else []))}
 
 
 def split_address(coordinator):

@@ -12,24 +12,16 @@ rank 0: a rank that fails publishes its traceback, which rank 0 puts in the
 job's result.
 """
 import contextlib
-import copy
-import json
 import math
 import os
-import socket
 import sys
-import threading
 import time
 import traceback
 
-from harness import (backends, calibration, cluster, datasets, environment, schema, stopping,
-                     telemetry, timing, workload_digest)
+from harness import (backends, calibration, cluster, console, datasets, environment,
+                     result_file, schema, stopping, telemetry, timing, workload_digest)
 from harness.backends.common import Unsupported as Skip
 from harness.spec import STREAMING_DATASETS, UsageError
-
-# Seconds rank 0, failing itself, waits for a peer's report of the failure that caused it.
-_PEER_REPORT_WAIT_S = 5.0
-
 
 def run(spec, command):
     """Run `spec` and write its result; returns (exit code, result path)."""
@@ -38,7 +30,8 @@ def run(spec, command):
     record = schema.new_record(dict(spec.to_dict(), run_id=run_id), command, run_id)
     record["workload"] = workload_digest.describe(spec.model, spec.dataset, spec.backend)
     record["environment"] = environment.describe()
-    write = _WriteOnce(record, spec.out) if place.process_id == 0 else _WrittenByRank0()
+    write = result_file.WriteOnce(record, spec.out) if place.process_id == 0 \
+        else result_file.WrittenByRank0()
     stopping.install(write.as_interrupted)
     adapter = None
     try:
@@ -51,8 +44,8 @@ def run(spec, command):
                        "JAX or PyTorch" % spec.backend)
         if adapter.processes > 1 and place.process_id == 0:
             cluster.watch_peers(adapter.peer_failures, write.as_failed_by_peers)
-        _say("%s on %s (%s, %s): %s" % (spec.model, spec.backend, record["config"]["data_format"],
-                                      _devices_text(record["config"]), record["config"]["instance"]))
+        console.say("%s on %s (%s, %s): %s" % (spec.model, spec.backend, record["config"]["data_format"],
+                                      console.devices_text(record["config"]), record["config"]["instance"]))
         reason = adapter.unsupported(spec)
         if reason:
             raise Skip(reason)
@@ -75,11 +68,11 @@ def run(spec, command):
         record["error"] = {"type": type(e).__name__, "message": str(e) or repr(e),
                            "traceback": traceback.format_exc()}
         if record["status"] == "error" and adapter is not None and adapter.processes > 1:
-            _tell_peers(record, adapter, place)
+            cluster.report_failure(record, adapter, place)
     finally:
         _describe_end(record, adapter)
     path = write()
-    _report(record, path)
+    console.report(record, path)
     code = 0 if record["status"] in ("ok", "skipped") else 1
     if adapter is not None and adapter.processes > 1 and record["status"] != "ok":
         # Peers may wait for this process in a collective, and the framework's orderly
@@ -89,117 +82,12 @@ def run(spec, command):
     return code, path
 
 
-def _tell_peers(record, adapter, place):
-    """A failure in a job of several processes: a rank other than 0 publishes its
-    traceback; rank 0 puts the traceback of the rank that failed first (its own
-    failure is most often that rank gone) into the job's result."""
-    error = record["error"]
-    if place.process_id:
-        adapter.publish_failure("rank %d on %s: %s" % (place.process_id, socket.gethostname(),
-                                                       error["traceback"]))
-        return
-    deadline = time.time() + _PEER_REPORT_WAIT_S
-    failures = adapter.peer_failures()
-    while not failures and time.time() < deadline:
-        time.sleep(0.2)
-        failures = adapter.peer_failures()
-    if failures:
-        record["error"] = _peers_error(failures, "rank 0 then: " + error["traceback"])
-
-
-def _peers_error(failures, then=None):
-    """The error of a job whose other ranks published `failures`."""
-    last = [line for line in failures[0].strip().splitlines() if line.strip()]
-    return {"type": "RankFailed", "message": "%s: %s" % (failures[0].split(":")[0], last[-1]),
-            "traceback": "\n".join(failures + ([then] if then else []))}
-
-
 def _describe_end(record, adapter):
     """What only the run's end knows of its environment."""
     record["environment"]["env_vars"] = environment.env_vars()  # as the adapter left them
     record["environment"]["frameworks_loaded"] = environment.frameworks_loaded()
     if adapter is not None:
         record["environment"].update(_safely(adapter.describe))
-
-
-class _WriteOnce(object):
-    """Writes the run's record exactly once: at the run's end, or, when a stop request
-    finds no step end in time, from the stop's watchdog thread as it stands then."""
-
-    def __init__(self, record, out):
-        self._record, self._out = record, out
-        self._lock = threading.Lock()
-        self.path = None
-
-    def __call__(self):
-        """The run's end: write the record, unless the watchdog has; returns the path."""
-        self._write(self._record)
-        return self.path
-
-    def as_interrupted(self):
-        """The watchdog's write: interrupted, no metrics, and what the main thread was
-        doing. False when the run's own end has written the record already."""
-        frame = sys._current_frames().get(threading.main_thread().ident)
-        return self._write_as_it_stands("interrupted", {
-            "type": "StopRequested",
-            "message": "stopped by signal %d; no step ended within %g s of it"
-                       % (stopping.requested(), stopping.grace_s()),
-            "traceback": "".join(traceback.format_stack(frame)) if frame else None})
-
-    def as_failed_by_peers(self, failures):
-        """The peer watcher's write (cluster.watch_peers): other ranks failed."""
-        return self._write_as_it_stands("error", _peers_error(failures))
-
-    def _write_as_it_stands(self, status, error):
-        """Write the record from another thread, with `status` and `error` and no metrics.
-        False when the run's own end has written the record already."""
-        record = self._record
-        for _ in range(3):  # the main thread may be changing the record meanwhile
-            try:
-                record = copy.deepcopy(self._record)
-                break
-            except RuntimeError:
-                time.sleep(0.05)
-        record.update(status=status, metrics=None, samples=None, error=error)
-        record["environment"]["env_vars"] = environment.env_vars()
-        record["environment"]["frameworks_loaded"] = environment.frameworks_loaded()
-        if not self._write(record):
-            return False
-        _report(record, self.path)
-        return True
-
-    def _write(self, record):
-        """Write `record` into the run's folder, else into a fallback folder, saying so;
-        where no folder takes it, print it on stderr: the measurement is never lost
-        silently (the folder was checked at the start, but a disk fills up)."""
-        with self._lock:
-            if self.path is not None:
-                return False
-            record["finished_at"] = schema.now()
-            try:
-                self.path, failure = schema.write_or_fall_back(record, self._out)
-            except OSError as error:
-                self.path = "stderr"
-                _say("error: the result could not be written into %s (%s), nor into %s; "
-                     "here it is:\n%s" % (self._out, error, " or ".join(schema.fallback_dirs()),
-                                           json.dumps(record, sort_keys=True, default=repr)))
-                return True
-            if failure is not None:
-                _say("error: the result could not be written into %s (%s); it was written to "
-                     "%s instead" % (self._out, failure, self.path))
-            return True
-
-
-class _WrittenByRank0(object):
-    """The writer of ranks other than 0: rank 0 writes the job's one result."""
-
-    path = None
-
-    def __call__(self):
-        return None
-
-    def as_interrupted(self):
-        return True  # nothing to write: the stop's watchdog may end the process
 
 
 def _resolve(record, spec, adapter, place):
@@ -258,7 +146,7 @@ def _measure(adapter, spec, record):
     # The warm-up is timed step by step whatever --timing says: its pace sets the
     # measured epochs' steps (harness.calibration), and it is not counted.
     recorder = timing.Recorder(adapter.sync, plan, agree=adapter.agree, per_step=True,
-                               progress=_epoch_progress(spec) if adapter.rank == 0 else None)
+                               progress=console.epoch_progress(spec) if adapter.rank == 0 else None)
     loop = _per_batch if spec.method == "train_on_batch" else _keras_loop
     inputs = _inputs(adapter, data, batch_size, steps, spec.method)
     with _instruments(adapter, spec, record) as telemetry:
@@ -392,56 +280,6 @@ def _batch_source(inputs, batch_size):
         x, y = inputs
         return lambda i: (x[i * batch_size:(i + 1) * batch_size], y[i * batch_size:(i + 1) * batch_size])
     return lambda i: inputs[i]
-
-
-# --- what the user sees ---
-
-def _say(line):
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
-
-
-def _epoch_progress(spec):
-    total = "%d%s" % (spec.warmup + spec.epochs, "+" if spec.min_steps or spec.min_seconds else "")
-    unit = spec.workload.unit
-
-    def progress(number, epoch):
-        kind = "warm-up" if number <= spec.warmup else "measured"
-        _say("  epoch %d/%s (%s): %d steps in %.2f s, %.0f %s/s"
-             % (number, total, kind, epoch["steps"], epoch["seconds"],
-                epoch["samples"] / epoch["seconds"], unit))
-    return progress
-
-
-def _devices_text(config):
-    if config["devices"] == 1:
-        return "%d GPU" % config["gpus"]
-    return "%d %s devices, %s, global batch %d" % (config["devices"], config["device_kind"].upper(),
-                                                   config["parallel"], config["global_batch_size"])
-
-
-def _report(record, path):
-    metrics = record["metrics"]
-    path = path or "rank 0 writes the job's result"
-    if record["status"] == "ok":
-        _say("%s %s: %.1f %s/s (median of %d epochs), %.2f ms/step, first epoch %.2f s, %s -> %s"
-             % (record["config"]["model"], record["config"]["backend"],
-                metrics["throughput"]["median"], metrics["unit"], metrics["throughput"]["n"],
-                metrics["step_ms"]["median"], metrics["warmup"]["first_epoch_s"],
-                stability_text(metrics.get("stability")), path))
-    else:
-        _say("%s: %s: %s -> %s" % (record["status"], record["error"]["type"],
-                                   record["error"]["message"].splitlines()[0] if record["error"]["message"] else "", path))
-
-
-def stability_text(stability):
-    """'stable (CV 2.1%)', or 'UNSTABLE (CV 23.0%): the reasons'."""
-    if not stability:
-        return "stability not judged"
-    cv = "CV %.1f%%" % stability["cv_pct"] if stability.get("cv_pct") is not None else "CV n/a"
-    if stability["verdict"] == "stable":
-        return "stable (%s)" % cv
-    return "UNSTABLE (%s): %s" % (cv, "; ".join(stability["reasons"]))
 
 
 def _safely(describe):

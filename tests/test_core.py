@@ -241,10 +241,10 @@ def test_harness_holds_the_python_36_floor():
 
 STUCK_RUN = """import sys, time
 sys.path.insert(0, %r)
-from harness import runner, schema, stopping
+from harness import result_file, schema, stopping
 record = schema.new_record({"model": "mlp", "backend": "jax"}, ["python", "-m", "harness"], "stuck")
 record["environment"] = {}
-stopping.install(runner._WriteOnce(record, sys.argv[1]).as_interrupted, grace_s=0.5)
+stopping.install(result_file.WriteOnce(record, sys.argv[1]).as_interrupted, grace_s=0.5)
 print("ready", flush=True)
 time.sleep(60)  # a step that does not end: a long compile, say
 """

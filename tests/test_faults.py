@@ -119,9 +119,9 @@ def test_a_record_whose_folder_went_away_is_written_to_the_fallback(tmp_path, fa
 
 
 def test_the_runner_says_where_the_fallback_record_is(tmp_path, fallbacks, capsys):
-    from harness import runner
+    from harness import result_file
     one = record(speed=9.0)
-    write = runner._WriteOnce(one, str(tmp_path / "file" / "results"))
+    write = result_file.WriteOnce(one, str(tmp_path / "file" / "results"))
     (tmp_path / "file").write_text("x")
     path = write()
     errors = capsys.readouterr().err
@@ -133,11 +133,11 @@ def test_the_runner_says_where_the_fallback_record_is(tmp_path, fallbacks, capsy
 
 def test_with_nowhere_to_write_the_record_is_printed_on_stderr(tmp_path, fallbacks, capsys,
                                                                   monkeypatch):
-    from harness import runner
+    from harness import result_file
     monkeypatch.setattr(schema, "fallback_dirs", lambda: [str(tmp_path / "x" / "y")])
     (tmp_path / "x").write_text("x")
     one = record(speed=9.0)
-    runner._WriteOnce(one, str(tmp_path / "x" / "results"))()
+    result_file.WriteOnce(one, str(tmp_path / "x" / "results"))()
     errors = capsys.readouterr().err
     assert "here it is:" in errors
     assert json.loads(errors.splitlines()[-1])["run_id"] == one["run_id"]

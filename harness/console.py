@@ -1,0 +1,53 @@
+"""What a run tells the user on stderr: its set-up, each epoch, and its outcome."""
+import sys
+
+
+def say(line):
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def epoch_progress(spec):
+    """The Recorder's progress callback: one line per epoch, warm-up or measured."""
+    total = "%d%s" % (spec.warmup + spec.epochs, "+" if spec.min_steps or spec.min_seconds else "")
+    unit = spec.workload.unit
+
+    def progress(number, epoch):
+        kind = "warm-up" if number <= spec.warmup else "measured"
+        say("  epoch %d/%s (%s): %d steps in %.2f s, %.0f %s/s"
+            % (number, total, kind, epoch["steps"], epoch["seconds"],
+               epoch["samples"] / epoch["seconds"], unit))
+    return progress
+
+
+def devices_text(config):
+    if config["devices"] == 1:
+        return "%d GPU" % config["gpus"]
+    return "%d %s devices, %s, global batch %d" % (config["devices"], config["device_kind"].upper(),
+                                                   config["parallel"], config["global_batch_size"])
+
+
+def report(record, path):
+    """The run's summary line: its speed and stability, or why it did not run."""
+    metrics = record["metrics"]
+    path = path or "rank 0 writes the job's result"
+    if record["status"] == "ok":
+        say("%s %s: %.1f %s/s (median of %d epochs), %.2f ms/step, first epoch %.2f s, %s -> %s"
+            % (record["config"]["model"], record["config"]["backend"],
+               metrics["throughput"]["median"], metrics["unit"], metrics["throughput"]["n"],
+               metrics["step_ms"]["median"], metrics["warmup"]["first_epoch_s"],
+               stability_text(metrics.get("stability")), path))
+    else:
+        message = record["error"]["message"]
+        say("%s: %s: %s -> %s" % (record["status"], record["error"]["type"],
+                                  message.splitlines()[0] if message else "", path))
+
+
+def stability_text(stability):
+    """'stable (CV 2.1%)', or 'UNSTABLE (CV 23.0%): the reasons'."""
+    if not stability:
+        return "stability not judged"
+    cv = "CV %.1f%%" % stability["cv_pct"] if stability.get("cv_pct") is not None else "CV n/a"
+    if stability["verdict"] == "stable":
+        return "stable (%s)" % cv
+    return "UNSTABLE (%s): %s" % (cv, "; ".join(stability["reasons"]))

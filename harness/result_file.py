@@ -1,0 +1,94 @@
+"""The run's one result file: written once, at the run's end or by a stop's watchdog.
+
+A run leaves exactly one file whatever happens; where its folder fails (a full
+disk), a fallback folder takes it, and where none does the record goes to stderr.
+In a job of several processes only rank 0 writes.
+"""
+import copy
+import json
+import sys
+import threading
+import time
+import traceback
+
+from harness import cluster, console, environment, schema, stopping
+
+
+class WriteOnce(object):
+    """Writes the run's record exactly once: at the run's end, or, when a stop request
+    finds no step end in time, from the stop's watchdog thread as it stands then."""
+
+    def __init__(self, record, out):
+        self._record, self._out = record, out
+        self._lock = threading.Lock()
+        self.path = None
+
+    def __call__(self):
+        """The run's end: write the record, unless the watchdog has; returns the path."""
+        self._write(self._record)
+        return self.path
+
+    def as_interrupted(self):
+        """The watchdog's write: interrupted, no metrics, and what the main thread was
+        doing. False when the run's own end has written the record already."""
+        frame = sys._current_frames().get(threading.main_thread().ident)
+        return self._write_as_it_stands("interrupted", {
+            "type": "StopRequested",
+            "message": "stopped by signal %d; no step ended within %g s of it"
+                       % (stopping.requested(), stopping.grace_s()),
+            "traceback": "".join(traceback.format_stack(frame)) if frame else None})
+
+    def as_failed_by_peers(self, failures):
+        """The peer watcher's write (cluster.watch_peers): other ranks failed."""
+        return self._write_as_it_stands("error", cluster.peers_error(failures))
+
+    def _write_as_it_stands(self, status, error):
+        """Write the record from another thread, with `status` and `error` and no metrics.
+        False when the run's own end has written the record already."""
+        record = self._record
+        for _ in range(3):  # the main thread may be changing the record meanwhile
+            try:
+                record = copy.deepcopy(self._record)
+                break
+            except RuntimeError:
+                time.sleep(0.05)
+        record.update(status=status, metrics=None, samples=None, error=error)
+        record["environment"]["env_vars"] = environment.env_vars()
+        record["environment"]["frameworks_loaded"] = environment.frameworks_loaded()
+        if not self._write(record):
+            return False
+        console.report(record, self.path)
+        return True
+
+    def _write(self, record):
+        """Write `record` into the run's folder, else into a fallback folder, saying so;
+        where no folder takes it, print it on stderr: the measurement is never lost
+        silently (the folder was checked at the start, but a disk fills up)."""
+        with self._lock:
+            if self.path is not None:
+                return False
+            record["finished_at"] = schema.now()
+            try:
+                self.path, failure = schema.write_or_fall_back(record, self._out)
+            except OSError as error:
+                self.path = "stderr"
+                console.say("error: the result could not be written into %s (%s), nor into %s; "
+                     "here it is:\n%s" % (self._out, error, " or ".join(schema.fallback_dirs()),
+                                           json.dumps(record, sort_keys=True, default=repr)))
+                return True
+            if failure is not None:
+                console.say("error: the result could not be written into %s (%s); it was written to "
+                     "%s instead" % (self._out, failure, self.path))
+            return True
+
+
+class WrittenByRank0(object):
+    """The writer of ranks other than 0: rank 0 writes the job's one result."""
+
+    path = None
+
+    def __call__(self):
+        return None
+
+    def as_interrupted(self):
+        return True  # nothing to write: the stop's watchdog may end the process

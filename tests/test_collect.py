@@ -1038,6 +1038,24 @@ def test_vgg16_runs_are_the_seeds_table_with_every_system_it_lists(tmp_path):
         25.0, 75.0, 100.0, 105.0, 120.0, 150.0]
 
 
+def test_the_vgg16_table_says_which_figures_noise_could_explain(tmp_path):
+    unstable = {"verdict": "unstable", "reasons": ["..."], "failed": ["cv", "load"],
+                "cv_pct": 23.0}
+    stable = {"verdict": "stable", "reasons": [], "failed": [], "cv_pct": 1.5}
+    folder = write(tmp_path, vgg16_run("tensorflow", 100, 3.0, stability=unstable),
+                   vgg16_run("native-torch", 60, 1.5, stability=stable))
+    status, markdown, _ = run(folder, "--kind", "vgg16")
+    lines = table(markdown, "### VGG16 (the seed's table)").splitlines()
+    header = [cell.strip() for cell in lines[0].split("|")[1:-1]]
+    rows = {cells["System"]: cells for cells in (
+        dict(zip(header, (c.strip() for c in line.split("|")[1:-1]))) for line in lines[2:])}
+    assert status == 0 and header[-2:] == ["Epoch CV %", "Stability"]
+    assert rows["Keras (TensorFlow backend)"]["Stability"] == "UNSTABLE: cv, load"
+    assert rows["Keras (TensorFlow backend)"]["Epoch CV %"] == "\u00b1 23.0"
+    assert rows["PyTorch eager"]["Stability"] == "stable"
+    assert rows["Keras (Theano backend)"]["Stability"] == ""  # a seed system not run
+
+
 def test_no_vgg16_table_without_vgg16_runs(tmp_path):
     status, markdown, _ = run(write(tmp_path, record(speed=50)))
     assert status == 0 and "VGG16 (the seed's table)" not in markdown

@@ -10,7 +10,7 @@ its status and reason where the run was skipped or failed.
 """
 from harness.collector.groups import number_first
 from harness.collector.labels import backend_label, devices_label, error_text
-from harness.collector.layout import Column, Heading, Table
+from harness.collector.layout import Column, Heading, Table, stability_columns
 
 MODEL = "vgg16"
 SEED_SYSTEMS = ("Keras (TensorFlow backend)", "Keras (Theano backend)",
@@ -21,8 +21,10 @@ NOTE = ("Mean time per trial: the measured seconds over the measured steps (one 
         "first measured step to after the last), the seed's figure, which timed 100 trials "
         "on a Maxwell Titan X. Trials: the measured steps behind it (over all repeats). "
         "Compiled: what --jit-compile resolved to (XLA on TensorFlow and JAX, torch.compile on "
-        "PyTorch; what was asked where the run did not record it). Rows of the seed's systems "
-        "with no run say so.")
+        "PyTorch; what was asked where the run did not record it). Epoch CV % and Stability, "
+        "where the runs were judged: the measured epochs' spread and whether noise could "
+        "explain the figure, as in the other tables. Rows of the seed's systems with no run "
+        "say so.")
 
 
 def _jit(identity):
@@ -79,6 +81,10 @@ def blocks(groups, failures):
                       lambda value: "NCHW" if value == "channels_first" else "NHWC"),
                Column("Compiled", lambda row: _jit(row.identity) or ""),
                Column("Device", _device_text)]
+    # The measured epochs' spread and the verdict, as in the other tables: six trials on
+    # a busy machine rank nothing, and the row says so.
+    columns += [Column(c.header, lambda row, c=c: c.cell(row.group) if row.group else "")
+                for c in stability_columns(groups)]
     if any(g.runs > 1 for g in groups):  # the median over repeats: say over how many
         columns.insert(2, Column("Runs", lambda row: str(row.group.runs) if row.group else ""))
     return [Heading(3, "VGG16 (the seed's table)"), NOTE,

@@ -28,7 +28,8 @@ SYSTEMS = (
     ("keras3", ["--backend", "tensorflow"]),
     ("keras3", ["--backend", "jax"]),
     ("keras3", ["--backend", "torch"]),
-    ("theano", ["--backend", "theano"]),
+    # The seed ran Keras on Theano with "image_dim_ordering": "th", channels first.
+    ("theano", ["--backend", "theano", "--data-format", "channels_first"]),
     ("keras3", ["--backend", "native-tensorflow", "--data-format", "channels_last",
                 "--jit-compile", "off"]),
     ("keras3", ["--backend", "native-tensorflow", "--data-format", "channels_last",

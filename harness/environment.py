@@ -179,6 +179,12 @@ def instance_label(gpus_used, gpus):
 FRAMEWORK_MODULES = ("tensorflow", "jax", "torch", "mxnet", "theano", "cntk")
 
 
+def at_end():
+    """What only a run's end knows of its environment: the variables as the adapter left
+    them, and the frameworks the process loaded."""
+    return {"env_vars": env_vars(), "frameworks_loaded": frameworks_loaded()}
+
+
 def frameworks_loaded():
     """The frameworks this process has imported so far: a JAX run that loaded TensorFlow
     too paid seconds of start-up for it, and carries its memory in its RSS."""

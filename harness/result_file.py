@@ -53,8 +53,7 @@ class WriteOnce(object):
             except RuntimeError:
                 time.sleep(0.05)
         record.update(status=status, metrics=None, samples=None, error=error)
-        record["environment"]["env_vars"] = environment.env_vars()
-        record["environment"]["frameworks_loaded"] = environment.frameworks_loaded()
+        record["environment"].update(environment.at_end())
         if not self._write(record):
             return False
         console.report(record, self.path)

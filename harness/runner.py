@@ -84,8 +84,7 @@ def run(spec, command):
 
 def _describe_end(record, adapter):
     """What only the run's end knows of its environment."""
-    record["environment"]["env_vars"] = environment.env_vars()  # as the adapter left them
-    record["environment"]["frameworks_loaded"] = environment.frameworks_loaded()
+    record["environment"].update(environment.at_end())
     if adapter is not None:
         record["environment"].update(_safely(adapter.describe))
 

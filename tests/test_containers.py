@@ -11,11 +11,13 @@ and builds on it:
 - jax-cpu, tensorflow-cpu and torch-cpu from a wheelhouse fetched by the host's
   pip, with no network in the build (PIP_NO_INDEX=1), through `docker-compose
   build` with the README's BENCH_GIT_COMMIT;
-- images/cpu-mkl's Python 3.11 stand-ins: mxnet-py311 from its wheelhouse, and
-  theano-py311 from PyPI through the pip-ca build secret (the host's CA bundle:
-  this network re-signs TLS), which must not stay in the image.
+- images/cpu-mkl's Python 3.11 stand-ins: mxnet-py311 and mxnet-mkl-py311 (the
+  seed's own mxnet-mkl 1.1.0) from their wheelhouses, and theano-py311 from PyPI
+  through the pip-ca build secret (the host's CA bundle: this network re-signs
+  TLS), which must not stay in the image.
 
-Each runs `mlp` through `docker-compose run`. Docker's layer cache and the base
+Each runs `mlp` through `docker-compose run`; mxnet-mkl-py311 also `resnet`, into
+the collector's CNN table beside the seed's MXNet rows. Docker's layer cache and the base
 image live in the engine's data root and the wheelhouses in build/wheels, so a
 second run on the same machine only checks them. Every test is in one xdist
 group: one worker, one engine. Not root and no engine: skipped; an engine that
@@ -34,6 +36,7 @@ import pytest
 from packaging.utils import canonicalize_name
 
 from conftest import REPO, only_result
+from harness.collector import published
 from test_images import TOOLS, pins
 
 sys.path.insert(0, os.path.join(REPO, "docker"))
@@ -50,6 +53,7 @@ IMAGES = {
     "tensorflow-cpu": ("images/keras3/tensorflow-cpu.txt", "wheelhouse"),
     "torch-cpu": ("images/keras3/torch-cpu.txt", "wheelhouse"),
     "mxnet-py311": ("requirements/keras2-mxnet.txt", "wheelhouse"),
+    "mxnet-mkl-py311": ("images/cpu-mkl/mxnet-mkl-py311.txt", "wheelhouse"),
     "theano-py311": ("requirements/keras2-theano.txt", "index via pip-ca"),
 }
 KERAS3 = ["jax-cpu", "tensorflow-cpu", "torch-cpu"]
@@ -58,6 +62,11 @@ FRAMEWORKS = {"jax-cpu": {"jax", "jaxlib"}, "tensorflow-cpu": {"tensorflow-cpu"}
 # conftest's BENCH_MIN_SECONDS.
 TINY = ["--epochs", "1", "--warmup", "0", "--steps-per-epoch", "2", "--batch-size", "8",
         "--min-seconds", "0"]
+# The seeds' CNN table (the seed's MXNet 1.1.0 rows among them), and the columns by which a
+# row of the collector's CNN table reads as one of its rows, but for the machine and model.
+SEED_CNN_TABLE = os.path.join(REPO, "baselines", "keras-mxnet-CNN_result.md")
+SEED_CNN_COLUMNS = ("inference", "gpus", "backend", "backend_package", "global_batch_size",
+                    "data_format")
 
 
 def git_head():
@@ -175,6 +184,15 @@ def test_image_builds_and_runs_mlp_through_compose(service, engine, image, folde
     if os.getuid() == 0:
         assert (info.st_uid, info.st_gid) == OWNER
     assert info.st_mode & 0o777 == 0o644
+    assert_ok_naming_its_image(record, service, name)
+    if service in KERAS3:
+        assert record["config"]["backend"] == service.split("-")[0]
+        others = set().union(*FRAMEWORKS.values()) - FRAMEWORKS[service]
+        assert not others & {canonicalize_name(p) for p in record["environment"]["packages"]}
+
+
+def assert_ok_naming_its_image(record, service, name):
+    """An ok result that names the image `name`, the commit it was built from and every pin."""
     assert record["status"] == "ok", record.get("error")
     environment = record["environment"]
     assert environment["image"] == name and environment["in_container"]
@@ -183,10 +201,28 @@ def test_image_builds_and_runs_mlp_through_compose(service, engine, image, folde
     for package, requirement in pins(os.path.join(REPO, requirements)).items():
         installed = environment["packages"].get(package)
         assert installed and installed.split("+")[0] in requirement.specifier, (package, installed)
-    if service in KERAS3:
-        assert record["config"]["backend"] == service.split("-")[0]
-        others = set().union(*FRAMEWORKS.values()) - FRAMEWORKS[service]
-        assert not others & {canonicalize_name(p) for p in environment["packages"]}
+
+
+def test_the_seeds_mxnet_runs_resnet_into_the_seeds_cnn_table(engine, image, folders):
+    """mxnet-mkl-py311's `resnet` at the seeds' batch of 32 is a row of the collector's CNN
+    table that reads as one of the seed's MXNet CPU rows, column for column, but for the
+    machine and the ResNet's depth."""
+    service = "mxnet-mkl-py311"
+    name = image(service)
+    proc = run_service(engine, service, folders, "resnet", "--epochs", "1", "--warmup", "0",
+                       "--steps-per-epoch", "2", "--min-seconds", "0")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert_ok_naming_its_image(only_result(folders[0], proc), service, name)
+    table = subprocess.run([sys.executable, os.path.join(REPO, "harness", "collect.py"), "--kind", "cnn",
+                            "--format", "json", folders[0]],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    assert table.returncode == 0, table.stderr
+    [row] = json.loads(table.stdout)["rows"]
+    assert (row["model"], row["backend_version"]) == ("resnet", "1.1.0")
+    seed_rows = [{column: seed.stated.get(column) for column in SEED_CNN_COLUMNS}
+                 for seed in published.read(SEED_CNN_TABLE)]
+    assert {column: row[column] for column in SEED_CNN_COLUMNS} in seed_rows
+    assert row["backend_package"] == "mxnet-mkl" and row["data_format"] == "channels_first"
 
 
 @pytest.mark.parametrize("service", KERAS3)
@@ -229,7 +265,7 @@ def test_the_ca_secret_stays_out_of_the_image(engine, image):
     assert proc.stdout.split() == ["0"], proc.stdout
 
 
-@pytest.mark.parametrize("service", ["jax-cpu", "tensorflow-cpu", "torch-cpu"])
+@pytest.mark.parametrize("service", ["jax-cpu", "tensorflow-cpu", "torch-cpu", "mxnet-mkl-py311"])
 def test_docker_stop_leaves_an_interrupted_result(service, engine, image, folders):
     """`docker stop` (SIGTERM, then SIGKILL after its default 10 s) during training."""
     image(service)

@@ -18,7 +18,7 @@ import sys
 import time
 import traceback
 
-from harness import (backends, calibration, cluster, console, datasets, environment,
+from harness import (backends, calibration, cluster, console, datasets, energy, environment,
                      result_file, schema, stopping, telemetry, timing, workload_digest)
 from harness.backends.common import Unsupported as Skip
 from harness.spec import STREAMING_DATASETS, UsageError
@@ -144,11 +144,13 @@ def _measure(adapter, spec, record):
     plan = timing.Plan(spec.warmup, spec.epochs, spec.min_steps, spec.min_seconds)
     # The warm-up is timed step by step whatever --timing says: its pace sets the
     # measured epochs' steps (harness.calibration), and it is not counted.
+    meter = energy.Meter(adapter.gpus) if adapter.rank == 0 else None
     recorder = timing.Recorder(adapter.sync, plan, agree=adapter.agree, per_step=True,
-                               progress=console.epoch_progress(spec) if adapter.rank == 0 else None)
+                               progress=console.epoch_progress(spec) if adapter.rank == 0 else None,
+                               meter=meter)
     loop = _per_batch if spec.method == "train_on_batch" else _keras_loop
     inputs = _inputs(adapter, data, batch_size, steps, spec.method)
-    with _instruments(adapter, spec, record) as telemetry:
+    with _instruments(adapter, spec, record, meter) as telemetry:
         if spec.warmup:
             loop(adapter, model, inputs, batch_size, steps, recorder, spec.inference, spec.warmup)
         calibrated = calibration.plan(recorder.epochs, steps, batch_size, spec.epoch_seconds,
@@ -178,6 +180,7 @@ def _measure(adapter, spec, record):
     metrics["evaluation"] = evaluation
     metrics["memory"] = adapter.memory()
     metrics["telemetry"] = telemetry.summary() if telemetry else None
+    metrics["energy"] = meter.summary(recorder.epochs, spec.warmup) if meter is not None else None
     metrics["stability"] = timing.stability(recorder.epochs, spec.warmup, metrics["telemetry"],
                                             record["environment"].get("cpu_cores_usable"))
     phases["first_epoch_s"] = recorder.epochs[0]["seconds"]
@@ -202,11 +205,14 @@ def _phase_clock(adapter, phases):
 
 
 @contextlib.contextmanager
-def _instruments(adapter, spec, record):
-    """Around the training loop, on rank 0: the telemetry sampler (yielded, or None)
-    and, with --profile, the framework's profiler writing beside the result file."""
+def _instruments(adapter, spec, record, meter):
+    """Around the training loop, on rank 0: the energy meter (None on other ranks), the
+    telemetry sampler (yielded, or None) and, with --profile, the framework's profiler
+    writing beside the result file."""
     with contextlib.ExitStack() as stack:
         sampler = None
+        if meter is not None:
+            stack.enter_context(meter)
         if adapter.rank == 0 and spec.profile:
             stem = os.path.splitext(schema.file_name(record))[0]
             folder = os.path.join(spec.out, stem + schema.PROFILE_SUFFIX)

@@ -25,6 +25,9 @@ _REQUIRED = (
     ("environment", dict),
 )
 _METRICS_REQUIRED = ("unit", "throughput", "step_ms", "measured", "warmup")
+# metrics.energy (harness.energy): what measured the energy and the joules, or why nothing
+# could; null in a job's other ranks, absent from records written before it.
+_ENERGY_MEASURED = ("source", "joules", "watts_mean", "joules_per_sample", "devices")
 
 
 class SchemaError(ValueError):
@@ -89,9 +92,23 @@ def validate(record):
         metrics = record.get("metrics")
         if not isinstance(metrics, dict) or any(k not in metrics for k in _METRICS_REQUIRED):
             raise SchemaError("an 'ok' record needs metrics with %s" % ", ".join(_METRICS_REQUIRED))
+        _validate_energy(metrics.get("energy"))
     elif not isinstance(record.get("error"), dict):
         raise SchemaError("a %r record needs an error object" % record["status"])
     return record
+
+
+def _validate_energy(energy):
+    if energy is None:
+        return
+    if not isinstance(energy, dict):
+        raise SchemaError("metrics.energy is not an object")
+    if "unavailable" in energy:
+        if not isinstance(energy["unavailable"], str):
+            raise SchemaError("metrics.energy.unavailable is not a string")
+    elif any(k not in energy for k in _ENERGY_MEASURED):
+        raise SchemaError("metrics.energy needs 'unavailable' (why) or %s"
+                          % ", ".join(_ENERGY_MEASURED))
 
 
 def write(record, out_dir):

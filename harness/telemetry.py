@@ -91,7 +91,7 @@ class Sampler(object):
         """Take one sample now, then one every interval in a daemon thread."""
         if self._thread is not None:
             raise RuntimeError("a Sampler starts once")
-        self._gpu = _GpuReader.open(self.gpus, self._nvml)
+        self._gpu = GpuReader.open(self.gpus, self._nvml)
         self._start = time.monotonic()
         self._sample()
         self._thread = threading.Thread(target=self._loop, name="telemetry-sampler")
@@ -283,12 +283,13 @@ def _peak_rss_mb():
     return round(peak / (MIB if sys.platform == "darwin" else 1024.0), 1)  # bytes there, KiB here
 
 
-class _GpuReader(object):
-    """The run's GPUs through NVML, or the reason they cannot be read."""
+class GpuReader(object):
+    """The run's GPUs through NVML (`nvml`, one handle per GPU in `handles`), or the
+    reason they cannot be read; harness.energy opens them the same way."""
 
     def __init__(self, nvml, handles, devices, reason):
-        self._nvml = nvml
-        self._handles = handles
+        self.nvml = nvml
+        self.handles = handles
         self.devices = devices  # [{"index", "name", "memory_total_mb"}]
         self.available = bool(handles)
         self.reason = reason
@@ -327,19 +328,19 @@ class _GpuReader(object):
         return cls(nvml, [handles[i] for i in indices], devices, reason)
 
     def read(self):
-        return [{"util_percent": self._query(lambda: self._nvml.nvmlDeviceGetUtilizationRates(h).gpu),
+        return [{"util_percent": self._query(lambda: self.nvml.nvmlDeviceGetUtilizationRates(h).gpu),
                  "memory_used_mb": self._query(
-                     lambda: round(self._nvml.nvmlDeviceGetMemoryInfo(h).used / MIB, 1)),
-                 "power_w": self._query(lambda: self._nvml.nvmlDeviceGetPowerUsage(h) / 1000.0)}
-                for h in self._handles]
+                     lambda: round(self.nvml.nvmlDeviceGetMemoryInfo(h).used / MIB, 1)),
+                 "power_w": self._query(lambda: self.nvml.nvmlDeviceGetPowerUsage(h) / 1000.0)}
+                for h in self.handles]
 
     def _query(self, read):
         """One reading, or None where this GPU does not report it (power on some boards, MIG)."""
         try:
             return read()
-        except self._nvml.NVMLError:
+        except self.nvml.NVMLError:
             return None
 
     def close(self):
-        if self._handles:
-            self._nvml.nvmlShutdown()
+        if self.handles:
+            self.nvml.nvmlShutdown()

@@ -53,16 +53,20 @@ class Recorder:
 
     Every step end and epoch boundary is where a stop request (SIGTERM, Ctrl-C)
     ends the run: `stopping.check` raises there.
+
+    A `meter` (harness.energy.Meter) has its energy counters read at each epoch's
+    beginning and end, beside the clock, so that its joules are those of these epochs.
     """
 
     def __init__(self, sync, plan, clock=time.perf_counter, progress=None, agree=None,
-                 per_step=True):
+                 per_step=True, meter=None):
         self._sync = sync
         self.plan = plan
         self.per_step = per_step
         self._agree = agree or (lambda flag: flag)
         self._clock = clock
         self._progress = progress
+        self._meter = meter
         self._epoch_start = None
         self._last = None
         self._outputs = None  # the latest step's, for the epoch's end to wait on
@@ -72,6 +76,8 @@ class Recorder:
     def begin_epoch(self):
         stopping.check()
         self._sync(None)
+        if self._meter is not None:
+            self._meter.begin_epoch()
         self._epoch_start = self._last = self._clock()
         self.epochs.append({"seconds": None, "steps": 0, "samples": 0,
                             "step_seconds": [], "step_samples": []})
@@ -98,6 +104,8 @@ class Recorder:
         self._outputs = None
         epoch = self.epochs[-1]
         epoch["seconds"] = self._clock() - self._epoch_start
+        if self._meter is not None:
+            self._meter.end_epoch()
         if self._progress:
             self._progress(len(self.epochs), epoch)
         stopping.check()

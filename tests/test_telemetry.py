@@ -224,7 +224,8 @@ class FakeNvml(object):
         pass
 
     def __init__(self, gpus, fail_init=None):
-        # [{"uuid", "name", "total_mib", "util": [...], "used_mib": [...], "power_mw": [...] or None}]
+        # [{"uuid", "name", "total_mib", "util": [...], "used_mib": [...], "power_mw": [...] or None,
+        #   "energy_mj": [...] (absent or None: no energy counter)}]
         self.gpus = gpus
         self.fail_init = fail_init
         self.calls = {}
@@ -267,6 +268,12 @@ class FakeNvml(object):
         if self.gpus[handle]["power_mw"] is None:
             raise self.NVMLError("Not Supported")
         return self._next(handle, "power_mw")
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle):
+        """Millijoules since the driver loaded (Volta and later; harness.energy reads it)."""
+        if self.gpus[handle].get("energy_mj") is None:
+            raise self.NVMLError("Not Supported")
+        return self._next(handle, "energy_mj")
 
 
 class Reading(object):

@@ -150,11 +150,11 @@ def rapl_zones(root=POWERCAP):
     """The RAPL counters of `root` that do not overlap: each package (intel-rapl:N) and
     each DRAM zone (intel-rapl:N:M named dram, which the package leaves out); not psys
     (the whole platform, packages included) nor the core and uncore parts of a package.
-    Returns ([RaplZone], why there are none or None)."""
+    Returns ([RaplZone], [why a zone, or every zone, cannot be read])."""
     folders = sorted(glob.glob(os.path.join(root, "intel-rapl:*")),
                      key=lambda path: [int(n) for n in path.rsplit("intel-rapl:", 1)[1].split(":")])
     if not folders:
-        return [], "RAPL: %s has no intel-rapl zone (no powercap driver, or a VM)" % root
+        return [], ["RAPL: %s has no intel-rapl zone (no powercap driver, or a VM)" % root]
     zones, problems = [], []
     for folder in folders:
         try:
@@ -168,9 +168,9 @@ def rapl_zones(root=POWERCAP):
         except (OSError, ValueError) as error:
             problems.append("RAPL: cannot read %s: %s" % (folder, getattr(error, "strerror", None)
                                                           or error))
-    if not zones:
-        return [], "; ".join(problems) or "RAPL: no package zone in %s" % root
-    return zones, None
+    if not zones and not problems:
+        problems.append("RAPL: no package zone in %s" % root)
+    return zones, problems
 
 
 def gpu_counters(gpus, now):
@@ -220,10 +220,9 @@ class Meter(object):
             self.unmeasured += problems
         if self._gpu_reader.reason:
             self.unmeasured.append("GPU: %s" % self._gpu_reader.reason)
-        zones, why = rapl_zones(self._powercap)
+        zones, problems = rapl_zones(self._powercap)
         self.counters += zones
-        if why:
-            self.unmeasured.append(why)
+        self.unmeasured += problems
         polled = [c for c in self.counters if not isinstance(c, NvmlEnergy)]
         if polled:  # a 64-bit millijoule counter needs no reads between the epochs' ends
             interval = POWER_POLL_S if any(isinstance(c, NvmlPower) for c in polled) \

@@ -26,7 +26,9 @@ _REQUIRED = (
 )
 _METRICS_REQUIRED = ("unit", "throughput", "step_ms", "measured", "warmup")
 # metrics.energy (harness.energy): what measured the energy and the joules, or why nothing
-# could; null in a job's other ranks, absent from records written before it.
+# could; null in a job's other ranks, absent from records written before it. Checked as a
+# record is written; a reader empties a wrong one (the collector's records.FIELDS) rather
+# than lose the run's speed over it.
 _ENERGY_MEASURED = ("source", "joules", "watts_mean", "joules_per_sample", "devices")
 
 
@@ -92,7 +94,6 @@ def validate(record):
         metrics = record.get("metrics")
         if not isinstance(metrics, dict) or any(k not in metrics for k in _METRICS_REQUIRED):
             raise SchemaError("an 'ok' record needs metrics with %s" % ", ".join(_METRICS_REQUIRED))
-        _validate_energy(metrics.get("energy"))
     elif not isinstance(record.get("error"), dict):
         raise SchemaError("a %r record needs an error object" % record["status"])
     return record
@@ -121,6 +122,8 @@ def write(record, out_dir):
     """
     record = finite(record)
     validate(record)
+    if record["status"] == "ok":
+        _validate_energy(record["metrics"].get("energy"))
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, file_name(record))
     tmp = os.path.join(out_dir, ".partial-%s.json" % uuid.uuid4().hex)

@@ -1,10 +1,13 @@
 """The energy meter: RAPL on made powercap trees laid out as the kernel lays them out, NVML's
 energy counter and power through a stand-in NVML, the meter read at the Recorder's clock
 points, and this machine's real runs, which have neither and say why."""
+import json
+
 import pytest
 
 from conftest import SHARED_RUNS
-from harness import energy, timing
+from harness import energy, schema, timing
+from test_core import _ok_record
 from test_runs import TINY
 from test_telemetry import FakeNvml
 
@@ -42,8 +45,8 @@ def powercap(tmp_path):
 
 
 def test_rapl_zones_are_the_packages_and_their_dram_not_their_parts_nor_psys(powercap):
-    zones, why = energy.rapl_zones(str(powercap))
-    assert why is None
+    zones, problems = energy.rapl_zones(str(powercap))
+    assert problems == []
     assert [z.name for z in zones] == ["package-0", "package-0/dram", "package-1",
                                        "package-1/dram"]
     assert [z.range_uj for z in zones] == [RANGE_UJ, 65712999613, RANGE_UJ, 65712999613]
@@ -63,15 +66,17 @@ def test_a_rapl_counter_that_wraps_counts_on_and_says_so(powercap):
 
 def test_no_powercap_and_an_unreadable_zone_are_reasons(tmp_path, powercap):
     assert energy.rapl_zones(str(tmp_path / "none")) == (
-        [], "RAPL: %s has no intel-rapl zone (no powercap driver, or a VM)" % (tmp_path / "none"))
+        [], ["RAPL: %s has no intel-rapl zone (no powercap driver, or a VM)" % (tmp_path / "none")])
     for name in ("intel-rapl:0", "intel-rapl:1"):  # as where only root may read energy_uj
         (powercap / name / "energy_uj").unlink()
-    zones, why = energy.rapl_zones(str(powercap))
-    assert [z.name for z in zones] == ["package-0/dram", "package-1/dram"] and why is None
+    zones, problems = energy.rapl_zones(str(powercap))
+    assert [z.name for z in zones] == ["package-0/dram", "package-1/dram"]
+    assert problems == ["RAPL: cannot read %s: No such file or directory" % (powercap / name)
+                        for name in ("intel-rapl:0", "intel-rapl:1")]
     (powercap / "intel-rapl:0:2" / "energy_uj").unlink()
     (powercap / "intel-rapl:1:0" / "energy_uj").unlink()
-    zones, why = energy.rapl_zones(str(powercap))
-    assert zones == [] and why.count("RAPL: cannot read") == 4 and "intel-rapl:1:0" in why
+    zones, problems = energy.rapl_zones(str(powercap))
+    assert zones == [] and len(problems) == 4 and "intel-rapl:1:0" in problems[-1]
 
 
 def gpus(**energy_mj):
@@ -172,3 +177,28 @@ def test_every_run_records_its_energy_or_why_not(shared_run, backend):
         assert "GPU: no GPU used" in energy_of_run["unavailable"]
     else:  # a machine with RAPL
         assert energy_of_run["source"] == "rapl" and energy_of_run["joules"] > 0
+
+
+@pytest.mark.parametrize("value, words", [
+    ("12 J", "not an object"),
+    ({"joules": 3.0}, "'unavailable' \\(why\\) or source"),
+    ({"unavailable": 0}, "unavailable is not a string"),
+])
+def test_a_record_is_written_with_its_energy_whole_or_not_at_all(tmp_path, value, words):
+    record = _ok_record()
+    record["metrics"]["energy"] = value
+    with pytest.raises(schema.SchemaError, match=words):
+        schema.write(record, str(tmp_path))
+    record["metrics"]["energy"] = {"unavailable": "RAPL: none"}
+    assert schema.read(schema.write(record, str(tmp_path)))["metrics"]["energy"] == {
+        "unavailable": "RAPL: none"}
+
+
+def test_the_collector_empties_a_wrong_energy_figure_and_keeps_the_run(tmp_path):
+    from test_collect import record, run, write
+    broken = record(speed=9.0, energy={"source": "rapl", "joules_per_sample": "lots"})
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(broken))  # as a writer without the check would
+    status, markdown, errors = run(tmp_path)
+    assert status == 0 and "| 9 " in markdown and "Energy" not in markdown
+    assert "metrics.energy.joules_per_sample is str" in errors

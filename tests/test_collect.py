@@ -35,12 +35,13 @@ def record(model="resnet50", backend="mxnet", package="mxnet-mkl", instance="C5.
            gpus=0, batch_size=32, data_format="channels_first", dataset="synthetic", speed=None,
            step_ms=None, epoch_seconds=None, status="ok", keras_version="2.1.5", loss=6.9,
            accuracy=0.001, error=None, epochs=3, phases=None, telemetry=None, memory=None,
-           epoch_speeds=None, stability=None, **config):
+           epoch_speeds=None, stability=None, energy=None, **config):
     """A version-2 record as the runner writes it. Give `speed` (samples/s) or, as the
     RNN table does, `step_ms` and `epoch_seconds`; the other figures follow from them.
     samples.epochs holds a warm-up epoch and the measured ones, at `epoch_speeds`
     (samples/s; their count is the epochs measured) or, by default, within 2% of the
-    speed; `stability` is metrics.stability (default none, as before the verdict).
+    speed; `stability` is metrics.stability (default none, as before the verdict);
+    `energy` is metrics.energy (default absent, as before energy was measured).
     The device fields follow from `gpus` (or config's cpu_devices) unless given;
     `phases` maps some of the phase names to seconds."""
     number = next(_numbers)
@@ -99,6 +100,8 @@ def record(model="resnet50", backend="mxnet", package="mxnet-mkl", instance="C5.
             "phases": {name: (phases or {}).get(name) for name in labels.PHASES},
             "telemetry": telemetry, "memory": memory, "stability": stability,
             "evaluation": None if loss is None else {"loss": loss, "accuracy": accuracy}}
+        if energy is not None:
+            result["metrics"]["energy"] = energy
     else:
         result["error"] = error or {"type": "RuntimeError", "message": "it broke",
                                     "traceback": "Traceback (most recent call last): ..."}
@@ -516,6 +519,45 @@ def test_no_gpu_columns_where_no_row_has_gpu_figures(tmp_path):
         "| Data Format   | Speed (images/s)   |")
 
 
+def rapl(joules_per_sample):
+    """metrics.energy as harness.energy writes it, from one CPU package's RAPL counter."""
+    return {"source": "rapl", "joules": 600 * joules_per_sample, "watts_mean": 40.0,
+            "joules_per_sample": joules_per_sample, "epoch_joules": [200.0] * 3,
+            "devices": [{"name": "package-0", "kind": "cpu", "source": "rapl", "wraps": 1,
+                         "resets": 0, "range_j": 262143.33, "joules": 600 * joules_per_sample,
+                         "watts_mean": 40.0, "joules_per_sample": joules_per_sample}],
+            "unmeasured": ["GPU: no GPU used"]}
+
+
+def test_energy_per_sample_is_a_column_where_some_run_measured_it(tmp_path):
+    common = dict(model="cnn", instance="C5.xLarge", data_format="channels_last",
+                  keras_version="3.15.1")
+    folder = write(tmp_path, record(backend="jax", package="jax", speed=900, energy=rapl(0.25),
+                                    **common),
+                   record(backend="torch", package="torch", speed=300,
+                          energy={"unavailable": "RAPL: no intel-rapl zone"}, **common),
+                   record(backend="tensorflow", package="tensorflow", speed=500, **common))
+    status, markdown, _ = run(folder)
+    assert status == 0
+    results = table(markdown, "### Synthetic Dataset", "#### Results").splitlines()
+    assert results[0].endswith("| Speed (images/s)   | Energy (J/image)   |")
+    assert [line.split("|")[-2].strip() for line in results[2:]] == ["0.25", "N/A", "N/A"]
+    comparison = table(markdown, "### Backend Comparison").splitlines()
+    assert "Energy (J/image)" in comparison[0]
+    assert "Energy is joules per image over the measured epochs" in markdown
+    assert "as rapl measured it" in markdown
+    rows = json.loads(run(tmp_path, "--format", "json")[1])["rows"]
+    assert [(r["backend"], r["joules_per_sample"], r["energy_source"]) for r in rows] == [
+        ("jax", 0.25, "rapl"), ("tensorflow", None, None), ("torch", None, None)]
+
+
+def test_no_energy_column_where_no_run_measured_it(tmp_path):
+    folder = write(tmp_path, record(speed=9.0, energy={"unavailable": "RAPL: none"}),
+                   record(speed=8.0, package="mxnet-cu90"))  # from before energy was recorded
+    status, markdown, _ = run(folder)
+    assert status == 0 and "Energy" not in markdown
+
+
 def test_keras_on_a_framework_beside_the_same_network_written_on_it(tmp_path):
     def run_of(backend, speed, **config):
         settings = dict(gpus=1, batch_size=64, data_format="channels_last")
@@ -820,6 +862,10 @@ def test_chart_is_a_png_with_a_devices_plot_where_device_counts_differ(tmp_path)
     # A four-GPU run adds the plot of speed against devices: a third plot as tall.
     write(folder, record(package="mxnet-cu90", instance="P3.8xLarge", gpus=4, speed=728))
     assert chart_size(folder, str(tmp_path / "scaling.png"))[1] == one_count * 3 // 2
+    # A run that measured its energy adds the energy per sample panel.
+    write(folder, record(package="mxnet-cu90", instance="P3.8xLarge", gpus=2, speed=450,
+                         energy=rapl(2.0)))
+    assert chart_size(folder, str(tmp_path / "energy.png"))[1] == one_count * 4 // 2
 
 
 def test_a_speed_knob_is_a_column_where_rows_differ_in_it(tmp_path):

@@ -123,6 +123,23 @@ def test_compare_marks_each_configuration_and_fails_on_a_slowdown(tmp_path):
     assert status == 1 and "| slower " in markdown and "Mann-Whitney U" in markdown
 
 
+def test_energy_per_sample_is_compared_where_both_sides_measured_it(tmp_path):
+    from test_collect import rapl
+    baseline = write(tmp_path / "before", cnn("jax", 300.0, STEADY, energy=rapl(0.5)),
+                     cnn("torch", 250.0, STEADY, energy=rapl(0.4)))
+    new = write(tmp_path / "after", cnn("jax", 300.0, STEADY, energy=rapl(0.4)),
+                cnn("torch", 250.0, STEADY, energy={"unavailable": "RAPL: none"}))
+    status, document, _ = compare_json(baseline, new)
+    ratios = {row["identity"]["backend"]: row["energy_ratio"] for row in document["rows"]}
+    assert ratios == {"jax": pytest.approx(0.8), "torch": None}
+    jax = next(row for row in document["rows"] if row["identity"]["backend"] == "jax")
+    assert (jax["baseline"]["joules_per_sample"], jax["new"]["joules_per_sample"]) == (0.5, 0.4)
+    markdown = run_compare(baseline, new)[1]
+    assert "| Energy New/Baseline " in markdown and "| 0.80 " in markdown
+    old = write(tmp_path / "old", cnn("jax", 300.0, STEADY))  # from before energy was recorded
+    assert "Energy" not in run_compare(old, new)[1]
+
+
 def test_the_factor_sets_what_counts_as_slower(tmp_path):
     baseline = write(tmp_path / "before", cnn("jax", 300.0, STEADY))
     new = write(tmp_path / "after", cnn("jax", 285.0, [285.0, 286.0, 284.0, 287.0, 285.5]))

@@ -1,8 +1,11 @@
 """The speed chart, drawn with matplotlib (imported only when a chart is asked for): per
 workload each backend's training speed relative to the fastest, with its spread as error
 bars, and, where runs used more than one count of them, how speed grows with the number
-of GPUs and of devices. Linear axes: a relative speed compares across workloads whose
-speeds differ a hundredfold, without a log scale that makes 0.5 and 0.9 look alike."""
+of GPUs and of devices; where runs measured it, each backend's energy per sample relative
+to the workload's most frugal. Linear axes: a relative speed compares across workloads
+whose speeds differ a hundredfold, without a log scale that makes 0.5 and 0.9 look alike."""
+from collections import namedtuple
+
 from harness.collector.groups import merge, subset, unprofiled
 from harness.collector.labels import backend_label, dataset_label, model_label, workload_label
 from harness.collector.layout import KNOBS
@@ -39,7 +42,8 @@ def _matplotlib():
 def chart_figure(groups):
     """The chart as a matplotlib Figure: a panel of speed by number of GPUs where the
     training runs used more than one GPU count (0 is the CPU), one by number of devices
-    where they used more than one device count, and the per-workload panel last."""
+    where they used more than one device count, the per-workload speed panel, and the
+    per-workload energy panel where some training run measured its energy."""
     pyplot, _ = _matplotlib()
     from matplotlib.ticker import MaxNLocator
     training = [g for g in unprofiled(groups) if not g.identity.get("inference")]
@@ -53,14 +57,19 @@ def chart_figure(groups):
         if len({g.identity.get(panel[0]) for g in training}) > 1]
     workloads = merge(training, lambda g: {"workload": workload_label(g.identity)},
                       _slot_namer(training))
-    figure, axes = pyplot.subplots(len(scalings) + 1, 1, squeeze=False, figsize=(
-        min(max(10, 0.6 * len(workloads)), 60), 6 * (len(scalings) + 1)))
+    metered = [g for g in training if g.joules_per_sample]  # 0 J: nothing to compare with
+    panels = len(scalings) + 1 + bool(metered)
+    figure, axes = pyplot.subplots(panels, 1, squeeze=False, figsize=(
+        min(max(10, 0.6 * len(workloads)), 60), 6 * panels))
     axes = [row[0] for row in axes]
     for plot, (count, fields, label, xlabel, title) in zip(axes, scalings):
         _draw_scaling(plot, merge(training, lambda g: subset(g.identity, fields),
                                   lambda g: g.identity.get(count)), label, xlabel, title)
         plot.xaxis.set_major_locator(MaxNLocator(integer=True))
-    _draw_workloads(axes[-1], workloads)
+    _draw_workloads(axes[len(scalings)], workloads, SPEED)
+    if metered:
+        _draw_workloads(axes[-1], merge(metered, lambda g: {"workload": workload_label(g.identity)},
+                                        _slot_namer(training)), ENERGY)
     figure.tight_layout()
     return figure
 
@@ -90,26 +99,31 @@ def _draw_scaling(plot, series, label, xlabel, title):
         plot.legend(fontsize=7)
 
 
-def _draw_workloads(plot, workloads):
-    """Per workload, each backend's speed over the workload's fastest, as bars with the
-    spread (spread_of) as error bars."""
+def _draw_workloads(plot, workloads, measure):
+    """Per workload, each backend's figure (a Measure's) over the workload's best, as bars
+    with the spread as error bars where the measure has one."""
     names = sorted({name for row in workloads for name in row.members})
     width = 0.8 / max(len(names), 1)
+    value = measure.figure
     for offset, name in enumerate(names):
-        placed = [(at, row.members[name], max(g.speed for g in row.members.values()))
+        placed = [(at, row.members[name], measure.best(value(g) for g in row.members.values()))
                   for at, row in enumerate(workloads) if name in row.members]
-        heights = [group.speed / fastest for _, group, fastest in placed]
-        spreads = [spread_of(group) for _, group, _ in placed]
-        below = [(group.speed - low) / fastest for (_, group, fastest), (low, _) in zip(placed, spreads)]
-        above = [(high - group.speed) / fastest for (_, group, fastest), (_, high) in zip(placed, spreads)]
+        heights = [value(group) / best for _, group, best in placed]
+        errors = None
+        if measure.spread:
+            spreads = [measure.spread(group) for _, group, _ in placed]
+            errors = [[(value(group) - low) / best
+                       for (_, group, best), (low, _) in zip(placed, spreads)],
+                      [(high - value(group)) / best
+                       for (_, group, best), (_, high) in zip(placed, spreads)]]
         plot.bar([at + offset * width for at, _, _ in placed], heights, width, label=name,
-                 yerr=[below, above], capsize=3)
+                 yerr=errors, capsize=3)
     plot.set_xticks([at + 0.4 - width / 2 for at in range(len(workloads))])
     plot.set_xticklabels([row.identity["workload"] for row in workloads],
                          rotation=30, ha="right", fontsize=7)
     plot.set_xlabel("Workload")
-    plot.set_ylabel("Training speed relative to the workload's fastest")
-    plot.set_title("Training speed per workload and backend (error bars: the spread)")
+    plot.set_ylabel(measure.ylabel)
+    plot.set_title(measure.title)
     if workloads:
         plot.axhline(1.0, color="grey", linewidth=0.5)
         plot.legend(fontsize=7)
@@ -126,6 +140,17 @@ def spread_of(group):
         return group.speed_min, group.speed_max
     epochs = [s for s in group.samples[0][1] or () if is_number(s)]
     return (min(epochs + [group.speed]), max(epochs + [group.speed]))
+
+
+# What the per-workload panel draws: each group's figure, relative to the workload's best
+# (max or min) of it, with error bars from spread(group) (or none).
+Measure = namedtuple("Measure", "figure best spread ylabel title")
+SPEED = Measure(lambda group: group.speed, max, spread_of,
+                "Training speed relative to the workload's fastest",
+                "Training speed per workload and backend (error bars: the spread)")
+ENERGY = Measure(lambda group: group.joules_per_sample, min, None,
+                 "Energy per sample relative to the workload's most frugal",
+                 "Training energy per sample per workload and backend (lower is better)")
 
 
 def _slot_namer(groups):

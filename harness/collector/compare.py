@@ -14,7 +14,8 @@ within factor (significant, but smaller than F), not significant, only in baseli
 only in new, failed now (ran in the baseline, no successful run now), different
 workload (the workload digests differ: the ratio is not a speed-up); "(untested)" where
 no test could run (a published figure, or no scipy here). The exit status is 1 when a
-configuration is slower (tested), so CI can gate on it.
+configuration is slower (tested), so CI can gate on it. Where both sides measured their
+energy (metrics.energy), the energy per sample's ratio stands beside the speed's.
 """
 import json
 import os
@@ -40,8 +41,10 @@ SLOWER = "slower"
 
 # One side of a comparison: the configurations' pooled runs (speed: the median of their
 # median speeds; samples: significance.compare_runs's; step_ms: the median step time),
-# the workload digests, and the error of a run that did not succeed.
-Side = namedtuple("Side", "identity speed step_ms samples digests error published")
+# the workload digests, the error of a run that did not succeed, and the median joules
+# per sample (None where no run measured it).
+Side = namedtuple("Side", "identity speed step_ms samples digests error published "
+                          "joules_per_sample")
 # One line of the comparison.
 Line = namedtuple("Line", "identity baseline new ratio by comparison mark")
 
@@ -68,7 +71,7 @@ def runs_side(runs, match_fields=MATCH_FIELDS):
         if key not in sides and not failure.identity.get("profile"):
             sides[key] = Side(_matched(failure.identity, MATCH_FIELDS), None, None, [],
                               {failure.identity.get(WORKLOAD_DIGEST)}, error_text(failure.run),
-                              False)
+                              False, None)
     return sides
 
 
@@ -84,9 +87,11 @@ def _pool(groups):
     """One Side of the groups that match one configuration (several versions, say)."""
     speeds = sorted(speed for group in groups for speed in group.repeat_speeds)
     steps = sorted(group.step_ms for group in groups)
+    joules = sorted(g.joules_per_sample for g in groups if g.joules_per_sample is not None)
     return Side(_matched(groups[0].identity, MATCH_FIELDS), _median(speeds), _median(steps),
                 [sample for group in groups for sample in group.samples],
-                {group.identity.get(WORKLOAD_DIGEST) for group in groups}, None, False)
+                {group.identity.get(WORKLOAD_DIGEST) for group in groups}, None, False,
+                _median(joules) if joules else None)
 
 
 def _median(ordered):
@@ -96,7 +101,7 @@ def _median(ordered):
 
 def published_side(path):
     """[(stated fields, Side)] of a Markdown document's result rows."""
-    return [(row.stated, Side(row.stated, row.speed, row.step_ms, [], {None}, None, True))
+    return [(row.stated, Side(row.stated, row.speed, row.step_ms, [], {None}, None, True, None))
             for row in published.read(path)]
 
 
@@ -163,6 +168,16 @@ def _line(before, after, factor, comparison):
     return Line(identity, before, after, ratio, by, comparison, mark)
 
 
+def energy_ratio(line):
+    """New over baseline joules per sample (below 1: the new runs use less), or None where
+    either side has no energy figure."""
+    before, after = line.baseline, line.new
+    if before is None or after is None or not before.joules_per_sample \
+            or after.joules_per_sample is None:
+        return None
+    return after.joules_per_sample / before.joules_per_sample
+
+
 def _by_ratio(ratio, factor):
     if ratio >= factor:
         return "faster"
@@ -199,7 +214,15 @@ def markdown_text(compared, baseline_name, new_name, factor):
         notes.append("'different workload': the two sides' workload digests differ (the "
                      "model's, recipe's or data generator's code changed): the ratio is not a "
                      "speed-up.")
-    table = Table(["Workload", "Backend", "Baseline", "New", "New/Baseline", "p", "Mark"], rows)
+    headers = ["Workload", "Backend", "Baseline", "New", "New/Baseline", "p", "Mark"]
+    energy = [energy_ratio(line) for line in compared]
+    if any(ratio is not None for ratio in energy):
+        headers.append("Energy New/Baseline")
+        rows = [row + ["-" if ratio is None else "%.2f" % ratio] for row, ratio in zip(rows, energy)]
+        notes.append("Energy New/Baseline: the new runs' joules per sample over the baseline's "
+                     "(medians over the runs; below 1.00 the new runs use less energy), where "
+                     "both sides measured it; untested.")
+    table = Table(headers, rows)
     return markdown([Heading(1, "Comparison"), table] + notes)
 
 
@@ -215,7 +238,7 @@ def json_text(compared, baseline_name, new_name, factor):
     rows = [OrderedDict([
         ("identity", line.identity), ("mark", line.mark),
         ("baseline", _side_json(line.baseline)), ("new", _side_json(line.new)),
-        ("ratio", line.ratio), ("ratio_by", line.by),
+        ("ratio", line.ratio), ("ratio_by", line.by), ("energy_ratio", energy_ratio(line)),
         ("p", line.comparison.p if line.comparison else None),
         ("test_samples", line.comparison.kind if line.comparison else None),
         ("test_sizes", list(line.comparison.n) if line.comparison else None),
@@ -231,6 +254,7 @@ def _side_json(side):
     if side is None:
         return None
     return OrderedDict([("speed", side.speed), ("step_ms", side.step_ms),
+                        ("joules_per_sample", side.joules_per_sample),
                         ("runs", len(side.samples)), ("published", side.published),
                         ("workload_digests", sorted(d for d in side.digests if d)),
                         ("error", side.error)])

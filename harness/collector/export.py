@@ -17,7 +17,8 @@ EXPORT_FIELDS = (
     "jit_compile_resolved", "tf32", "timing", "image_size", "epochs", "warmup",
     "steps_per_epoch", "min_seconds", "epoch_seconds", "profile", "runs", "unit", "speed_median", "speed_min", "speed_max",
     "speed_cv_pct", "epoch_cv_pct", "unstable_runs", "step_ms_median", "trial_ms", "epoch_seconds", "loss", "accuracy", "gpu_memory_mb",
-    "gpu_memory_source", "gpu_util_percent") + tuple(PHASES) + (
+    "gpu_memory_source", "gpu_util_percent", "joules_per_sample", "energy_source",
+) + tuple(PHASES) + (
     "workload_digest", "error", "run_ids", "repeat_speeds",
 )
 
@@ -36,6 +37,8 @@ def export_rows(groups, failures):
                    epoch_seconds=group.epoch_seconds,
                    loss=group.loss, accuracy=group.accuracy, gpu_memory_mb=group.gpu_memory,
                    gpu_memory_source=group.gpu_memory_source, gpu_util_percent=group.gpu_util,
+                   joules_per_sample=group.joules_per_sample,
+                   energy_source="+".join(group.energy_sources) or None,
                    run_ids=group.run_ids, repeat_speeds=group.repeat_speeds)
         row.update(group.phases)
         rows.append(row)

@@ -53,6 +53,9 @@ class Group(object):
         self.phases = OrderedDict(zip(PHASES, map(median_or_none,
                                                   zip(*[run.phases for run in runs]))))
         self.gpu_util = median_or_none(run.gpu_util for run in runs)
+        self.joules_per_sample = median_or_none(run.joules_per_sample for run in runs)
+        self.energy_sources = sorted({run.energy_source for run in runs
+                                      if isinstance(run.energy_source, str)})
         self.gpu_memory = median_or_none(run.memory_peak for run in runs)
         self.gpu_memory_source = next((run.memory_source for run in runs
                                        if isinstance(run.memory_source, str)), None)

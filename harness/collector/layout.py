@@ -107,6 +107,20 @@ def gpu_columns_of(groups):
     return columns, [" ".join(notes)] if notes else []
 
 
+def energy_columns_of(groups):
+    """The energy per sample column where some of `groups` measured it, and its footnote
+    (the counters that measured it); none where no run could (harness.energy)."""
+    if all(g.joules_per_sample is None for g in groups):
+        return [], []
+    sample = unit_of(groups)[:-1]  # images, sequences, samples: one of them
+    sources = sorted({source for g in groups for source in g.energy_sources})
+    column = Column("Energy (J/%s)" % sample, lambda g: "N/A" if g.joules_per_sample is None
+                    else "%.3g" % g.joules_per_sample)
+    return [column], ["Energy is joules per %s over the measured epochs (the median over "
+                      "repeats), as %s measured it; N/A where a run had no energy counter to "
+                      "read." % (sample, " and ".join(sources))]
+
+
 def table_of(rows, columns, values, tell_apart=TELL_APART):
     """One table line per row: `columns`, the KNOBS that differ between rows, then those
     of `tell_apart` that some rows need to look different (which also keeps the seeds'

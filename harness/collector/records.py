@@ -132,6 +132,9 @@ FIELDS = tuple(
        (("metrics", "stability", "verdict"), _one_of(("stable", "unstable")), OPTIONAL),
        (("metrics", "stability", "failed"), _strings, OPTIONAL),
        (("metrics", "stability", "cv_pct"), _real(0), OPTIONAL),
+       # What the measured epochs cost (harness.energy); records from before it have none.
+       (("metrics", "energy", "joules_per_sample"), _real(0), OPTIONAL),
+       (("metrics", "energy", "source"), _string, OPTIONAL),
        # Each epoch's samples and seconds: the significance test's samples.
        (("samples", "epochs", "*", "samples"), _real(0), OPTIONAL),
        (("samples", "epochs", "*", "seconds"), _real(0), OPTIONAL)]

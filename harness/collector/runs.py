@@ -43,9 +43,10 @@ CHUNK = 200
 # most any of its GPUs held as NVML saw it; verdict, failed_checks, epoch_cv: its
 # stability; epoch_speeds: the measured epochs' samples/s (the significance test's);
 # trials: the measured steps, and trial_ms the measured milliseconds over them (the VGG16
-# seed's figure), None where the record does not count its steps.
+# seed's figure), None where the record does not count its steps; joules_per_sample and
+# energy_source: metrics.energy's (None where it was unavailable, or not recorded).
 FIGURES = ("unit", "speed", "step_ms", "trial_ms", "trials", "epoch_seconds", "loss",
-           "accuracy", "phases",
+           "accuracy", "phases", "joules_per_sample", "energy_source",
            "gpu_util", "memory_peak", "memory_source", "nvml_peak", "verdict", "failed_checks",
            "epoch_cv", "epoch_speeds")
 Run = namedtuple("Run", ("key", "run_id", "started_at", "status", "repeat_index", "error_type",
@@ -103,6 +104,8 @@ def _figures(record, identity):
         epoch_seconds=metrics["measured"]["seconds"] / metrics["measured"]["epochs"],
         loss=metrics.get("loss"), accuracy=metrics.get("accuracy"),
         phases=tuple(map(phases.get, PHASES)),
+        joules_per_sample=at(metrics, "energy", "joules_per_sample"),
+        energy_source=at(metrics, "energy", "source"),
         gpu_util=_mean_or_none(at(device, "util_percent", "mean") for device in devices),
         memory_peak=at(metrics, "memory", "peak_mb") if on_gpu else None,
         memory_source=at(metrics, "memory", "source"),

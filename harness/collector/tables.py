@@ -17,7 +17,8 @@ from harness.collector.labels import (
 from harness.collector.runs import key_of
 from harness.collector.layout import (
     BACKEND, BATCH, DATA_FORMAT, DATASET, EPOCH, GPUS, INSTANCE, METHOD, MODEL, PACKAGE,
-    REPEATS, STABILITY_NOTE, WORKLOAD, Column, Heading, Table, gpu_columns_of, metric_text,
+    REPEATS, STABILITY_NOTE, WORKLOAD, Column, Heading, Table, energy_columns_of,
+    gpu_columns_of, metric_text,
     number_text, speed_column, stability_columns, table_of, with_repeats)
 
 # The summary table's data set columns, as in the seed's README.
@@ -118,7 +119,9 @@ def _results_blocks(groups, level, columns, value_column):
         rows = [g for g in groups if bool(g.identity.get("inference")) == inference]
         if rows:
             gpu_columns, notes = gpu_columns_of(rows)
-            values = with_repeats([value_column(rows)], rows) + gpu_columns
+            energy_columns, energy_notes = energy_columns_of(rows)
+            values = with_repeats([value_column(rows)], rows) + gpu_columns + energy_columns
+            notes += energy_notes
             blocks += [Heading(level, title), table_of(rows, columns, values)] + notes
     return blocks
 
@@ -165,6 +168,7 @@ def _comparison_blocks(groups):
                 fastest_of[group.key] = (group.samples, fastest.samples)
     versus = dict(zip(fastest_of, significance.compare_runs_all(fastest_of.values())))
     gpu_columns, notes = gpu_columns_of(rows)
+    energy_columns, energy_notes = energy_columns_of(rows)
     stability = stability_columns(rows)
     values = [speed_column(groups),
               Column("vs Fastest", lambda g: significance.mark(versus.get(g.key))
@@ -173,13 +177,13 @@ def _comparison_blocks(groups):
                      else "fastest"),
               Column("Loss", lambda g: metric_text(g.loss)),
               Column("Accuracy", lambda g: metric_text(g.accuracy))] + list(REPEATS) + stability \
-        + gpu_columns
+        + gpu_columns + energy_columns
     return [Heading(3, "Backend Comparison"),
             "Per workload, fastest first. The speed is the median of the repeats' median "
             "speeds; CV % is their standard deviation relative to their mean.",
             table_of(rows, [WORKLOAD, BACKEND, PACKAGE], values),
             significance.footnote(versus.values())] + ([STABILITY_NOTE] if stability else []) \
-        + notes
+        + notes + energy_notes
 
 
 def _native_blocks(groups):

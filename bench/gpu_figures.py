@@ -24,8 +24,10 @@ budget) is stopped. Measured epochs are sized to about a second each
 Prints one table at the end and writes the figures (bench/results/
 gpu_figures.json); each run's own result file stays in --out. Target: the best
 Keras backend at least 3,500 images/s in bfloat16 (MLPerf's per-GPU ResNet50
-is about 7,000). --quick (tiny images, one step, the CPU if no GPU) proves the
-script, not the figures.
+is about 7,000). Beside each speed, the energy: joules per image and mean watts over
+the measured epochs (metrics.energy: NVML's energy counter, RAPL for the CPU), or why
+there was none. --quick (tiny images, one step, the CPU if no GPU) proves the script,
+not the figures.
 """
 import collections
 import json
@@ -101,12 +103,22 @@ def figure_of(config, record):
                        "steps_per_epoch", record["config"]["steps_per_epoch"]),
                    device=(record["environment"].get("gpus") or [{}])[0].get("name", "CPU")
                    if record["config"].get("gpus") else "CPU")
+        row.update(energy_of(metrics.get("energy") or {}))
     else:
         message = ((record.get("error") or {}).get("message") or "").strip().splitlines()
         row["note"] = (message[0] if message else "")[:100]
         if record["status"] == "skipped" and config.backend.startswith("native-"):
             row["status"] = "not available"
     return row
+
+
+def energy_of(energy):
+    """joules_per_image, watts and energy_source of a run's metrics.energy, or the reason
+    it has none (energy_unavailable)."""
+    if not energy or "unavailable" in energy:
+        return {"energy_unavailable": energy.get("unavailable", "not recorded")}
+    return {"joules_per_image": energy["joules_per_sample"], "watts": energy["watts_mean"],
+            "energy_source": energy["source"]}
 
 
 def run_overhead(args, seconds):
@@ -136,13 +148,15 @@ def run_overhead(args, seconds):
 
 def table(rows):
     """The figures as one plain-text table."""
-    header = ("configuration", "status", "device", "images/s", "\u00b1 CV%", "epochs x steps",
-              "jit", "tf32", "note")
+    header = ("configuration", "status", "device", "images/s", "J/image", "W", "\u00b1 CV%",
+              "epochs x steps", "jit", "tf32", "note")
     lines = []
     for row in rows:
         speed = row.get("images_per_s")
         lines.append((row["id"], row["status"], row.get("device", ""),
                       "%.0f" % speed if speed else "",
+                      "%.3g" % row["joules_per_image"] if row.get("joules_per_image") else "",
+                      "%.0f" % row["watts"] if row.get("watts") else "",
                       "%.1f" % row["cv_pct"] if row.get("cv_pct") is not None else "",
                       "%d x %d" % (row["epochs"], row["steps_per_epoch"]) if speed else "",
                       row.get("jit", ""), row.get("tf32", ""),
@@ -191,6 +205,9 @@ def main():
                                    args.out, limit)
             rows.append(figure_of(config, record))
     print(table(rows))
+    unmetered = sorted({row["energy_unavailable"] for row in rows if row.get("energy_unavailable")})
+    if unmetered:
+        print("no energy figures: %s" % " | ".join(unmetered))
     best = max([r["images_per_s"] for r in rows if r.get("images_per_s")
                 and r["precision"] == "mixed_bfloat16" and not r["backend"].startswith("native-")]
                or [0.0])

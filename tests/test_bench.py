@@ -94,8 +94,15 @@ def test_gpu_figures_runs_its_plan_and_prints_one_table(tmp_path):
     assert (keras["precision"], keras["batch"], keras["tf32"]) == ("float32", 4, "off")
     assert rows["native-torch-f32-256"]["status"] in ("ok", "not available")
     assert rows["overhead-jax-mlp-epoch"]["harness_over_plain"] > 0
+    # Energy beside the speed: joules per image where a counter was read, else why not.
+    if "energy_unavailable" in keras:
+        assert "RAPL: " in keras["energy_unavailable"]
+        assert "no energy figures: " in proc.stdout
+    else:
+        assert keras["joules_per_image"] > 0 and keras["watts"] > 0
     table = proc.stdout.split("gpu_figures:")[0]
-    assert table.splitlines()[0].split()[:3] == ["configuration", "status", "device"]
+    assert table.splitlines()[0].split()[:5] == ["configuration", "status", "device", "images/s",
+                                                 "J/image"]
     assert all(ident in table for ident in rows)
     assert len(os.listdir(str(tmp_path / "runs"))) >= 2  # the runs' own results, and overhead.json
 

@@ -2,6 +2,7 @@
 energy counter and power through a stand-in NVML, the meter read at the Recorder's clock
 points, and this machine's real runs, which have neither and say why."""
 import json
+import time
 
 import pytest
 
@@ -158,6 +159,42 @@ def test_recorder_reads_the_meter_at_its_clock_points_and_the_warmup_is_apart(po
     assert package["name"] == "package-0" and package["joules"] == pytest.approx(6.0)
     assert package["wraps"] == 0 and "other processes" in package["note"]
     assert [d["joules"] for d in summary["devices"][1:]] == [0, 0, 0]
+
+
+def test_the_meter_reads_between_the_epochs_ends_so_it_sees_every_wrap(powercap, monkeypatch):
+    """Two laps of a RAPL counter within one epoch: read only at its ends, they would
+    look like a small step forward."""
+    monkeypatch.setattr(energy, "COUNTER_POLL_S", 0.01)
+    package = powercap / "intel-rapl:0"
+    with energy.Meter(powercap=str(powercap)) as meter:
+        meter.begin_epoch()  # at 1 J
+        for uj in (RANGE_UJ // 2, RANGE_UJ - 1, RANGE_UJ // 2, RANGE_UJ - 1, 2000000):
+            set_uj(package, uj)
+            time.sleep(0.1)  # ten of the meter's reads
+        meter.end_epoch()
+    assert meter.epochs[0][0] == pytest.approx((2 * RANGE_UJ + 1000000) / 1e6)
+    assert meter.counters[0].wraps == 2
+
+
+def test_a_gpu_without_a_counter_reads_its_mean_power_over_the_epochs(monkeypatch):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    nvml = FakeNvml(gpus(a=(None, [250000])))  # 250 W throughout
+    meter = energy.Meter(gpus=1, nvml=nvml, powercap="/nonexistent")
+    recorder = timing.Recorder(lambda outputs: None, timing.Plan(0, 2, 0, 0), meter=meter)
+    with meter:
+        for _ in range(2):
+            recorder.begin_epoch()
+            time.sleep(0.3)
+            recorder.end_step(10)
+            recorder.end_epoch()
+    summary = meter.summary(recorder.epochs, 0)
+    assert summary["source"] == "nvml_power_integrated"
+    # Each epoch's energy spans its clock readings and the moments between them and the
+    # meter's own (microseconds; a few milliseconds on a loaded machine).
+    assert summary["watts_mean"] == pytest.approx(250.0, rel=0.05)
+    assert summary["joules_per_sample"] == pytest.approx(summary["joules"] / 20)
+    assert summary["unmeasured"] == ["RAPL: /nonexistent has no intel-rapl zone (no powercap "
+                                     "driver, or a VM)"]
 
 
 def test_a_meter_with_no_counter_says_why():

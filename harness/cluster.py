@@ -29,8 +29,11 @@ from collections import namedtuple
 
 from harness.spec import UsageError
 
-# Seconds rank 0, failing itself, waits for a peer's report of the failure that caused it.
+# Seconds rank 0, failing itself, waits for a peer's report of the failure that caused it;
+# a peer whose heartbeat did not move meanwhile is gone (its node dead, say).
 PEER_REPORT_WAIT_S = 5.0
+# Seconds between a rank's heartbeats.
+HEARTBEAT_S = 1.0
 
 # The coordinator's port where a scheduler names only its host: torchrun's default.
 DEFAULT_PORT = 29500
@@ -104,22 +107,49 @@ def watch_peers(peer_failures, on_failure, interval_s=0.5):
     thread.start()
 
 
+def keep_beating(beat, interval_s=HEARTBEAT_S):
+    """In every rank but 0, a daemon thread that calls `beat()` (the rank's counter in the
+    job's store goes up) every `interval_s` seconds: failing, rank 0 tells a rank that is
+    gone (its node lost, its processes killed) from one that is only slow to report."""
+    def keep():
+        while True:
+            beat()
+            time.sleep(interval_s)
+
+    thread = threading.Thread(target=keep, name="heartbeat")
+    thread.daemon = True
+    thread.start()
+
+
 def report_failure(record, adapter, place):
     """A failure in a job of several processes: a rank other than 0 publishes its
     traceback; rank 0 puts the traceback of the rank that failed first (its own
-    failure is most often that rank gone) into the job's result."""
+    failure is most often that rank gone) into the job's result, or else names the
+    ranks whose heartbeat stopped."""
     error = record["error"]
     if place.process_id:
         adapter.publish_failure("rank %d on %s: %s" % (place.process_id, socket.gethostname(),
                                                        error["traceback"]))
         return
+    beats = adapter.heartbeats()
     deadline = time.time() + PEER_REPORT_WAIT_S
     failures = adapter.peer_failures()
     while not failures and time.time() < deadline:
         time.sleep(0.2)
         failures = adapter.peer_failures()
+    then = "rank 0 then: " + error["traceback"]
     if failures:
-        record["error"] = peers_error(failures, "rank 0 then: " + error["traceback"])
+        record["error"] = peers_error(failures, then)
+        return
+    lost = [rank for rank, (before, after) in enumerate(zip(beats, adapter.heartbeats()))
+            if rank and before == after]
+    if lost:
+        hosts = adapter.hosts()
+        record["error"] = {
+            "type": "RankLost",
+            "message": "%s lost: no heartbeat for %g s" % (", ".join(
+                "rank %d on %s" % (rank, hosts[rank]) for rank in lost), PEER_REPORT_WAIT_S),
+            "traceback": then}
 
 
 def peers_error(failures, then=None):

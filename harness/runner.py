@@ -44,6 +44,8 @@ def run(spec, command):
                        "JAX or PyTorch" % spec.backend)
         if adapter.processes > 1 and place.process_id == 0:
             cluster.watch_peers(adapter.peer_failures, write.as_failed_by_peers)
+        elif adapter.processes > 1:
+            cluster.keep_beating(adapter.beat)
         console.say("%s on %s (%s, %s): %s" % (spec.model, spec.backend, record["config"]["data_format"],
                                       console.devices_text(record["config"]), record["config"]["instance"]))
         reason = adapter.unsupported(spec)

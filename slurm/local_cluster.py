@@ -98,7 +98,7 @@ class Cluster:
                    "slurmctld", "slurmctld.log")
         for node in NODES:
             self.start_node(node)
-        self.wait_idle()
+        self.wait_up()
         return self
 
     def start_node(self, node):
@@ -117,10 +117,11 @@ class Cluster:
         process.kill()
         process.wait()
 
-    def wait_idle(self, timeout=60):
-        """Until every node serves jobs."""
-        self._wait(lambda: self.command("sinfo", "-h", "-o", "%t", check=False).stdout.split()
-                   == ["idle"], "the nodes", "slurmctld.log", timeout)
+    def wait_up(self, timeout=60):
+        """Until every node serves jobs (idle, or running some)."""
+        self._wait(lambda: set(self.command("sinfo", "-h", "-N", "-o", "%t", check=False)
+                               .stdout.split()) <= {"idle", "mix", "alloc"},
+                   "the nodes", "slurmctld.log", timeout)
 
     def command(self, *args, **kwargs):
         return run(list(args), env=self.env(), timeout=60, **kwargs)

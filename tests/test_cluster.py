@@ -139,3 +139,33 @@ def test_no_two_modules_import_each_other():
     graph = {name: _imports(path, set(names)) - {name} for name, path in names.items()}
     cycles = sorted((a, b) for a in graph for b in graph[a] if a < b and a in graph.get(b, ()))
     assert cycles == []
+
+
+# --- a failing job's report ---
+
+class FakeJob:
+    """A job of three ranks as rank 0's adapter sees it: rank 2's heartbeat moves, rank 1's
+    stopped (its node gone), and no rank reports a failure."""
+
+    def __init__(self):
+        self.reads = 0
+
+    def heartbeats(self):
+        self.reads += 1
+        return [0, 7, 3 + self.reads]
+
+    def peer_failures(self):
+        return []
+
+    def hosts(self):
+        return ["node1", "node2", "node3"]
+
+
+def test_rank_0_names_the_rank_whose_heartbeat_stopped(monkeypatch):
+    monkeypatch.setattr(cluster, "PEER_REPORT_WAIT_S", 0.3)
+    record = {"error": {"type": "RuntimeError", "message": "gloo: connection reset",
+                        "traceback": "Traceback: gloo"}}
+    cluster.report_failure(record, FakeJob(), Place(0, 3, "node1:1", 0, 0, "slurm"))
+    assert record["error"] == {"type": "RankLost",
+                               "message": "rank 1 on node2 lost: no heartbeat for 0.3 s",
+                               "traceback": "rank 0 then: Traceback: gloo"}

@@ -16,6 +16,7 @@ import time
 import pytest
 
 from conftest import REPO, results
+from harness import cluster
 from test_multinode import TINY, free_port
 
 sys.path.insert(0, os.path.join(REPO, "slurm"))
@@ -25,6 +26,11 @@ pytestmark = pytest.mark.xdist_group("slurm")
 
 RECIPES = os.path.join(REPO, "recipes", "slurm")
 NODES = list(local_cluster.NODES)
+# A job that runs until it is stopped.
+LONG = ["--gpus", 0, "--epochs", 1000, "--steps-per-epoch", 50, "--batch-size", 8]
+# Seconds from a node's death to rank 0's result (about 6 s here: gloo's peer gone, then
+# harness.cluster's wait for a report).
+LOST_NODE_RESULT_S = 30
 
 
 @pytest.fixture(scope="module")
@@ -120,11 +126,35 @@ def test_a_sweep_as_a_job_array_makes_one_machine_s_tables(slurm, tmp_path):
 
 def test_scancel_leaves_an_interrupted_result(slurm, tmp_path):
     out = tmp_path / "out"
-    job, output = submit(slurm, tmp_path, "jax-2node.sbatch", "mlp", "--out", out, "--gpus", 0,
-                         "--epochs", 1000, "--steps-per-epoch", 50, "--batch-size", 8)
+    job, output = submit(slurm, tmp_path, "jax-2node.sbatch", "mlp", "--out", out, *LONG)
     wait_until_measuring(output)
     slurm.command("scancel", job)
     wait_for(slurm, job, timeout=120)
     record = only_record(out, output)
     assert record["status"] == "interrupted", (record["error"], read(output))
     assert record["error"]["message"] == "stopped by signal 15"
+
+
+
+@pytest.mark.parametrize("recipe", ["jax-2node.sbatch", "torch-2node.sbatch"])
+def test_a_node_lost_mid_job_is_named_in_rank_0_s_result(slurm, tmp_path, recipe):
+    """node2 dies (every process on it killed at once): rank 0 writes the job's result,
+    naming the rank whose heartbeat stopped, within LOST_NODE_RESULT_S."""
+    out = tmp_path / "out"
+    job, output = submit(slurm, tmp_path, recipe, "mlp", "--out", out, *LONG)
+    wait_until_measuring(output)
+    lost = time.time()
+    slurm.stop_node("node2")
+    try:
+        while not results(out) and time.time() < lost + LOST_NODE_RESULT_S:
+            time.sleep(0.2)
+        written = time.time() - lost
+        sys.stderr.write("%s: rank 0's result %.1f s after node2 died\n" % (recipe, written))
+        record = only_record(out, output)
+        assert (record["status"], record["error"]["type"], record["error"]["message"]) == \
+            ("error", "RankLost", "rank 1 on node2 lost: no heartbeat for %g s"
+             % cluster.PEER_REPORT_WAIT_S), read(output)
+        wait_for(slurm, job, timeout=120)  # once the controller has marked node2 down
+    finally:
+        slurm.start_node("node2")
+        slurm.wait_up()

@@ -51,6 +51,17 @@ class SingleProcessAdapter:
         """The failures other ranks have published so far (rank 0, several processes)."""
         return []
 
+    def beat(self):
+        """Tell rank 0 that this process is alive (several processes only)."""
+
+    def heartbeats(self):
+        """Every rank's heartbeat count so far, in rank order (several processes only)."""
+        return []
+
+    def hosts(self):
+        """Every rank's host name, in rank order (several processes only)."""
+        return []
+
     def jit_compiled(self, model):
         """What --jit-compile resolved to for `model`: "on", "off", or None where the
         adapter does not say."""

@@ -13,9 +13,10 @@ import socket
 
 import numpy as np
 
-# The key prefix under which a failed rank leaves its traceback in jax.distributed's
-# key-value store, for rank 0's result.
+# The key prefixes under which a failed rank leaves its traceback in jax.distributed's
+# key-value store, for rank 0's result, and every rank counts its heartbeats.
 _FAILURES = "keras-bench/failures/"
+_BEATS = "keras-bench/heartbeats/"
 # A gathered text's bytes: JAX gathers arrays, so texts travel as fixed-size byte rows.
 _TEXT_BYTES = 1024
 
@@ -82,3 +83,10 @@ class Job:
 
     def peer_failures(self):
         return [value for _, value in sorted(self._client().key_value_dir_get(_FAILURES))]
+
+    def beat(self):
+        self._client().key_value_increment(_BEATS + str(self.rank), 1)
+
+    def heartbeats(self):
+        counts = dict(self._client().key_value_dir_get(_BEATS))
+        return [int(counts.get(_BEATS + str(rank), 0)) for rank in range(self.world)]

@@ -172,6 +172,16 @@ class Adapter(SingleProcessAdapter):
     def peer_failures(self):
         return self._group.peer_failures() if self._group else []
 
+    def beat(self):
+        if self._group:
+            self._group.beat()
+
+    def heartbeats(self):
+        return self._group.heartbeats() if self._group else []
+
+    def hosts(self):
+        return [m["host"] for m in self._group.members] if self._group else []
+
     def replicas(self, model):
         """The framework's own account of where the model lives: the proof it was replicated."""
         if self.devices == 1:

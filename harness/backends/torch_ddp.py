@@ -28,9 +28,11 @@ _TORCH_OPTIMIZERS = {
 }
 # A rank waiting on a collective longer than this is taken as a dead peer.
 _TIMEOUT = datetime.timedelta(minutes=10)
-# Keys in the job's c10d store: a failed rank's traceback, and how many ranks failed.
+# Keys in the job's c10d store: a failed rank's traceback, how many ranks failed, and a
+# rank's heartbeats.
 _FAILURE = "keras-bench/failure/%d"
 _FAILED = "keras-bench/failed"
+_BEATS = "keras-bench/heartbeats/%d"
 
 
 class Group:
@@ -141,6 +143,14 @@ class Group:
             return []
         return [self._store.get(_FAILURE % r).decode("utf-8") for r in range(self.world)
                 if self._store.check([_FAILURE % r])]
+
+    def beat(self):
+        self._store.add(_BEATS % self.rank, 1)
+
+    def heartbeats(self):
+        if not self._store:
+            return []
+        return [self._store.add(_BEATS % rank, 0) for rank in range(self.world)]  # add 0: a read
 
     def trainer(self, model, recipe):
         return Trainer(self, model, recipe)

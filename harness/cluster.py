@@ -121,11 +121,12 @@ def keep_beating(beat, interval_s=HEARTBEAT_S):
     thread.start()
 
 
-def report_failure(record, adapter, place):
+def report_failure(record, adapter, place, stopped=lambda: False):
     """A failure in a job of several processes: a rank other than 0 publishes its
     traceback; rank 0 puts the traceback of the rank that failed first (its own
     failure is most often that rank gone) into the job's result, or else names the
-    ranks whose heartbeat stopped."""
+    ranks whose heartbeat stopped. Rank 0 stops waiting for a report when `stopped()`:
+    the failure was then a peer stopping on the signal this rank has now too."""
     error = record["error"]
     if place.process_id:
         adapter.publish_failure("rank %d on %s: %s" % (place.process_id, socket.gethostname(),
@@ -135,6 +136,8 @@ def report_failure(record, adapter, place):
     deadline = time.time() + PEER_REPORT_WAIT_S
     failures = adapter.peer_failures()
     while not failures and time.time() < deadline:
+        if stopped():
+            return
         time.sleep(0.2)
         failures = adapter.peer_failures()
     then = "rank 0 then: " + error["traceback"]

@@ -65,12 +65,18 @@ def run(spec, command):
         record["status"] = "skipped"
         record["error"] = {"type": "Unsupported", "message": str(e), "traceback": None}
     except BaseException as e:  # MemoryError and SystemExit too: the run still leaves its file
-        # A failure after a stop request (a data-parallel peer gone) is the stop's doing.
-        record["status"] = "interrupted" if stopping.requested() else "error"
+        record["status"] = "error"
         record["error"] = {"type": type(e).__name__, "message": str(e) or repr(e),
                            "traceback": traceback.format_exc()}
-        if record["status"] == "error" and adapter is not None and adapter.processes > 1:
-            cluster.report_failure(record, adapter, place)
+        if adapter is not None and adapter.processes > 1 and not stopping.requested():
+            cluster.report_failure(record, adapter, place, stopping.requested)
+        if stopping.requested():
+            # A failure after a stop request is the stop's doing: a data-parallel peer gone,
+            # most often one that had the same signal first (scancel signals each node's
+            # ranks in turn) and stopped at its own step end.
+            record["status"] = "interrupted"
+            record["error"]["message"] = "stopped by signal %d, then: %s" % (
+                stopping.requested(), record["error"]["message"])
     finally:
         _describe_end(record, adapter)
     path = write()

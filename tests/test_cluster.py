@@ -3,6 +3,7 @@ no framework, no run."""
 import ast
 import glob
 import os
+import time
 
 import pytest
 from hypothesis import given, strategies as st
@@ -169,3 +170,15 @@ def test_rank_0_names_the_rank_whose_heartbeat_stopped(monkeypatch):
     assert record["error"] == {"type": "RankLost",
                                "message": "rank 1 on node2 lost: no heartbeat for 0.3 s",
                                "traceback": "rank 0 then: Traceback: gloo"}
+
+
+def test_rank_0_stopping_meanwhile_waits_no_longer_and_names_no_rank(monkeypatch):
+    """scancel signals the nodes in turn: rank 1 stopped first and broke rank 0's
+    collective; rank 0's own signal ends the wait, and the failure stays rank 0's own."""
+    monkeypatch.setattr(cluster, "PEER_REPORT_WAIT_S", 60)
+    error = {"type": "RuntimeError", "message": "gloo: connection closed", "traceback": "T"}
+    record = {"error": dict(error)}
+    started = time.time()
+    cluster.report_failure(record, FakeJob(), Place(0, 3, "node1:1", 0, 0, "slurm"),
+                           stopped=lambda: True)
+    assert record["error"] == error and time.time() - started < 5

@@ -25,8 +25,9 @@ pytestmark = pytest.mark.xdist_group("slurm")
 
 RECIPES = os.path.join(REPO, "recipes", "slurm")
 NODES = list(local_cluster.NODES)
-# A job that runs until it is stopped.
-LONG = ["--gpus", 0, "--epochs", 1000, "--steps-per-epoch", 50, "--batch-size", 8]
+# A job that runs until it is stopped: short epochs, so that it measures soon.
+LONG = ["--gpus", 0, "--epochs", 100000, "--warmup", 1, "--steps-per-epoch", 5,
+        "--batch-size", 8]
 # Seconds from a node's death to rank 0's result (5.4 s for JAX, 5.7 s for PyTorch here:
 # the collective with the dead rank breaks at once, then rank 0 waits 5 s for a report).
 LOST_NODE_RESULT_S = 30
@@ -130,7 +131,9 @@ def test_scancel_leaves_an_interrupted_result(slurm, tmp_path):
     wait_for(slurm, job, timeout=120)
     record = only_record(out, output)
     assert record["status"] == "interrupted", (record["error"], read(output))
-    assert record["error"]["message"] == "stopped by signal 15"
+    # Rank 0 stopped at its step end, or its collective broke first, rank 1 gone on its
+    # own signal (Slurm signals the nodes in turn).
+    assert record["error"]["message"].startswith("stopped by signal 15"), record["error"]
 
 
 

@@ -53,6 +53,22 @@ def _die_with_parent():
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
+def _kill(process):
+    """SIGKILL a daemon; for a host, the first process in its namespaces, which takes
+    every other one there with it, and `unshare` returns once they are all gone."""
+    try:
+        with open("/proc/%d/task/%d/children" % (process.pid, process.pid)) as f:
+            pids = [int(pid) for pid in f.read().split()]
+    except OSError:  # it has ended
+        pids = []
+    for pid in pids or [process.pid]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    process.wait()
+
+
 def _free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -113,9 +129,7 @@ class Cluster:
 
     def stop_node(self, node):
         """Kill the node and every process on it, at once."""
-        process = self.daemons.pop(node)
-        process.kill()
-        process.wait()
+        _kill(self.daemons.pop(node))
 
     def wait_up(self, timeout=60):
         """Until every node serves jobs (idle, or running some)."""
@@ -128,8 +142,7 @@ class Cluster:
 
     def stop(self):
         for process in reversed(list(self.daemons.values())):
-            process.kill()
-            process.wait()
+            _kill(process)
         self.daemons.clear()
         shutil.rmtree(self.state, ignore_errors=True)
 

@@ -11,7 +11,7 @@ import threading
 import time
 import traceback
 
-from harness import cluster, console, environment, schema, stopping
+from harness import cluster, console, environment, schema, stopping, timing
 
 
 class WriteOnce(object):
@@ -29,21 +29,26 @@ class WriteOnce(object):
         return self.path
 
     def as_interrupted(self):
-        """The watchdog's write: interrupted, no metrics, and what the main thread was
-        doing. False when the run's own end has written the record already."""
+        """The watchdog's write: interrupted, with the epochs finished so far and what
+        the main thread was doing; a run that had reached its end is written as it
+        ended. False when the run's own end has written the record already."""
+        if stopping.phase() == stopping.FINAL_WRITE:  # its outcome decided: keep it
+            return self._write_as_it_stands()
         frame = sys._current_frames().get(threading.main_thread().ident)
+        why = "a second signal came" if stopping.signals() > 1 else \
+            "no step ended within %g s of it" % stopping.grace_s()
         return self._write_as_it_stands("interrupted", {
             "type": "StopRequested",
-            "message": "stopped by signal %d; no step ended within %g s of it"
-                       % (stopping.requested(), stopping.grace_s()),
+            "message": "stopped by signal %d; %s" % (stopping.requested(), why),
             "traceback": "".join(traceback.format_stack(frame)) if frame else None})
 
     def as_failed_by_peers(self, failures):
         """The peer watcher's write (cluster.watch_peers): other ranks failed."""
         return self._write_as_it_stands("error", cluster.peers_error(failures))
 
-    def _write_as_it_stands(self, status, error):
-        """Write the record from another thread, with `status` and `error` and no metrics.
+    def _write_as_it_stands(self, status=None, error=None):
+        """Write the record from another thread, with `status` and `error` (and the
+        finished epochs' metrics, marked partial), or, without them, as it is.
         False when the run's own end has written the record already."""
         record = self._record
         for _ in range(3):  # the main thread may be changing the record meanwhile
@@ -52,7 +57,9 @@ class WriteOnce(object):
                 break
             except RuntimeError:
                 time.sleep(0.05)
-        record.update(status=status, metrics=None, samples=None, error=error)
+        if status is not None:
+            record.update(status=status, error=error)
+            stopped(record)
         record["environment"].update(environment.at_end())
         if not self._write(record):
             return False
@@ -69,16 +76,36 @@ class WriteOnce(object):
             record["finished_at"] = schema.now()
             try:
                 self.path, failure = schema.write_or_fall_back(record, self._out)
-            except OSError as error:
+            except BaseException as error:  # noqa: B036 - a TypeError, a SchemaError: say it all
                 self.path = "stderr"
-                console.say("error: the result could not be written into %s (%s), nor into %s; "
-                     "here it is:\n%s" % (self._out, error, " or ".join(schema.fallback_dirs()),
-                                           json.dumps(record, sort_keys=True, default=repr)))
+                console.say("error: the result could not be written into %s (%s: %s), nor into "
+                            "%s; here it is:\n%s" % (
+                                self._out, type(error).__name__, error,
+                                " or ".join(schema.fallback_dirs()) or "a fallback folder",
+                                json.dumps(record, sort_keys=True, default=repr)))
                 return True
             if failure is not None:
                 console.say("error: the result could not be written into %s (%s); it was written to "
                      "%s instead" % (self._out, failure, self.path))
             return True
+
+
+def stopped(record):
+    """Mark an interrupted `record` with where it stopped and what it had measured:
+    its samples as they stand, and the statistics over its finished measured epochs
+    (marked partial), where there are any."""
+    record["error"]["phase"] = stopping.phase()
+    epochs = [e for e in ((record.get("samples") or {}).get("epochs") or [])
+              if e["seconds"] is not None]
+    record["error"]["epochs_finished"] = len(epochs)
+    warmup = record["config"].get("warmup") or 0
+    try:
+        metrics = timing.summarize(epochs, warmup, record["config"].get("unit"))
+    except (ValueError, TypeError):  # no measured epoch finished
+        record["metrics"] = None
+        return
+    metrics.update(partial=True, phases=(record.get("metrics") or {}).get("phases"))
+    record["metrics"] = metrics
 
 
 class WrittenByRank0(object):

@@ -28,13 +28,15 @@ def run(spec, command):
     place = cluster.describe(spec)  # may raise UsageError: no file, exit 2
     run_id = spec.run_id or schema.new_run_id()
     record = schema.new_record(dict(spec.to_dict(), run_id=run_id), command, run_id)
-    record["workload"] = workload_digest.describe(spec.model, spec.dataset, spec.backend)
-    record["environment"] = environment.describe()
     write = result_file.WriteOnce(record, spec.out) if place.process_id == 0 \
         else result_file.WrittenByRank0()
-    stopping.install(write.as_interrupted)
+    stopping.install(write.as_interrupted)  # first: describing the host takes seconds
     adapter = None
     try:
+        stopping.entering("start-up")
+        record["workload"] = workload_digest.describe(spec.model, spec.dataset, spec.backend)
+        record["environment"] = environment.describe()
+        stopping.entering("import")
         started = time.perf_counter()
         adapter = backends.load(spec)  # may raise UsageError: no file, exit 2
         import_s = time.perf_counter() - started
@@ -61,6 +63,7 @@ def run(spec, command):
         record["status"] = "interrupted"
         record["error"] = {"type": type(e).__name__, "message": str(e) or "interrupted by the user",
                            "traceback": traceback.format_exc()}
+        result_file.stopped(record)
     except Skip as e:
         record["status"] = "skipped"
         record["error"] = {"type": "Unsupported", "message": str(e), "traceback": None}
@@ -77,7 +80,9 @@ def run(spec, command):
             record["status"] = "interrupted"
             record["error"]["message"] = "stopped by signal %d, then: %s" % (
                 stopping.requested(), record["error"]["message"])
+            result_file.stopped(record)
     finally:
+        stopping.finishing()  # a signal from here on cannot cost the file
         _describe_end(record, adapter)
     path = write()
     console.report(record, path)
@@ -131,6 +136,7 @@ def _measure(adapter, spec, record):
     config = record["config"]
     batch_size = config["global_batch_size"]  # what one step takes over all devices
     phases = {}
+    record["metrics"] = {"phases": phases}  # the phases so far, for an interrupted result
     phase = _phase_clock(adapter, phases)
     steps = spec.steps_per_epoch or spec.workload.steps_per_epoch
     with phase("data_s"):
@@ -156,10 +162,13 @@ def _measure(adapter, spec, record):
     recorder = timing.Recorder(adapter.sync, plan, agree=adapter.agree, per_step=True,
                                progress=console.epoch_progress(spec) if adapter.rank == 0 else None,
                                meter=meter)
+    # The epochs as they finish: an interrupted result keeps them (result_file.stopped).
+    record["samples"] = {"epochs": recorder.epochs, "telemetry": None}
     loop = _per_batch if spec.method == "train_on_batch" else _keras_loop
     inputs = _inputs(adapter, data, batch_size, steps, spec.method)
     with _instruments(adapter, spec, record, meter) as telemetry:
         if spec.warmup:
+            stopping.entering("warm-up")
             loop(adapter, model, inputs, batch_size, steps, recorder, spec.inference, spec.warmup)
         calibrated = calibration.plan(recorder.epochs, steps, batch_size, spec.epoch_seconds,
                                       _max_steps(data, batch_size, steps),
@@ -173,6 +182,7 @@ def _measure(adapter, spec, record):
         measured_inputs = inputs if measured_steps == steps else \
             _inputs(adapter, data, batch_size, measured_steps, spec.method)
         recorder.per_step = config["timing"] == "step"
+        stopping.entering("measurement")
         final = loop(adapter, model, measured_inputs, batch_size, measured_steps, recorder,
                      spec.inference, plan.max_epochs() - spec.warmup)
     evaluation = None
@@ -205,6 +215,7 @@ def _phase_clock(adapter, phases):
     """`with phase(name):` times the block into phases[name], the device drained at its end."""
     @contextlib.contextmanager
     def phase(name):
+        stopping.entering(name[:-len("_s")])
         started = time.perf_counter()
         yield
         adapter.sync(None)

@@ -3,7 +3,9 @@
 Standard library only: the runner in every image and the collector on the host
 share this module, so a record is defined exactly once.
 """
+import ctypes
 import datetime
+import errno
 import json
 import math
 import os
@@ -115,10 +117,11 @@ def _validate_energy(energy):
 def write(record, out_dir):
     """Write `record` into `out_dir` atomically and return its path.
 
-    The file appears whole or not at all (temporary file, then a rename), and an
-    existing file is never replaced. It is readable as the umask allows (0644
-    under the usual 022: a shared results folder is read by others), not
-    mkstemp's 0600.
+    The file appears whole or not at all (a temporary file, then linked to its name,
+    which fails where the name is taken: two writers of one name never overwrite each
+    other), and the folder is synced, so the name survives a crash too. It is readable
+    as the umask allows (0644 under the usual 022: a shared results folder is read by
+    others), not mkstemp's 0600.
     """
     record = finite(record)
     validate(record)
@@ -134,16 +137,21 @@ def write(record, out_dir):
             f.write("\n")
             f.flush()
             os.fsync(f.fileno())
-        _rename_without_replacing(tmp, path)
+        _publish(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+    _sync_folder(out_dir)
     return path
 
 
 def fallback_dirs():
     """Where a record goes when its own folder cannot take it: the user's cache folder,
-    then the system's temporary folder (the first of them that can be written)."""
+    then the system's temporary folder (the first of them that can be written); or the
+    folder $BENCH_FALLBACK_DIR names, and none where it is empty (then the record goes
+    whole to stderr: the images set it so, as their home and /tmp go with the container)."""
+    if "BENCH_FALLBACK_DIR" in os.environ:
+        return [os.environ["BENCH_FALLBACK_DIR"]] if os.environ["BENCH_FALLBACK_DIR"] else []
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return [os.path.join(cache, "keras-bench", "results"),
             os.path.join(tempfile.gettempdir(), "keras-bench-results")]
@@ -180,10 +188,49 @@ def finite(value):
     return value
 
 
-def _rename_without_replacing(tmp, path):
-    if os.path.exists(path):
-        raise FileExistsError("refusing to replace the existing result " + path)
-    os.replace(tmp, path)
+def _publish(tmp, path):
+    """Give the whole file `tmp` the name `path`, never replacing a file of that name
+    (FileExistsError): a hard link where the file system has them, else Linux's
+    rename without replacing (renameat2 RENAME_NOREPLACE)."""
+    try:
+        os.link(tmp, path)
+        return
+    except FileExistsError:
+        raise
+    except OSError as error:
+        if error.errno not in _NO_LINKS:
+            raise
+    _rename_noreplace(tmp, path)
+
+
+# What link() answers on a file system without hard links (some FUSE, SMB and FAT mounts).
+_NO_LINKS = (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EMLINK)
+_RENAME_NOREPLACE = 1  # linux/fs.h
+_AT_FDCWD = -100
+
+
+def _rename_noreplace(tmp, path):
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        raise OSError(errno.ENOSYS, "neither link() nor renameat2() can publish %s here" % path)
+    if renameat2(_AT_FDCWD, os.fsencode(tmp), _AT_FDCWD, os.fsencode(path), _RENAME_NOREPLACE):
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), path)
+
+
+def _sync_folder(folder):
+    """fsync the folder, so the new name is on disk (where the platform can)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse to sync a folder: the file itself is synced
+        pass
+    finally:
+        os.close(fd)
 
 
 def read(path):

@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from harness import backends, environment, schema, significance, timing
@@ -146,15 +147,15 @@ def run_one(model, backend, options, out, timeout):
     child = subprocess.Popen(command, stderr=subprocess.PIPE, universal_newlines=True,
                              cwd=os.getcwd())
     tail = []
-    deadline = time.time() + timeout if timeout else None
-    for line in child.stderr:  # shown as it comes: the run's progress
-        sys.stderr.write("    " + line)
-        tail = (tail + [line.rstrip("\n")])[-_LAST_LINES:]
-        if deadline and time.time() > deadline:
-            break
+    # Its stderr is shown as it comes (the run's progress) by a thread of its own: a run
+    # that hangs silently must still be stopped at its deadline.
+    echo = threading.Thread(target=_echo, args=(child.stderr, tail), daemon=True)
+    echo.start()
+    timed_out = False
     try:
-        child.wait(timeout=max(1.0, deadline - time.time()) if deadline else None)
+        child.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
+        timed_out = True
         _say("    run exceeded %.0f s; stopping it" % timeout)
         child.send_signal(signal.SIGTERM)  # the run writes an `interrupted` result
         try:
@@ -162,26 +163,39 @@ def run_one(model, backend, options, out, timeout):
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
-    for line in child.stderr:
-        tail = (tail + [line.rstrip("\n")])[-_LAST_LINES:]
+    echo.join(timeout=10)
     # A run whose folder failed it at the end wrote its result into a fallback folder.
     written = [path for folder in [out] + schema.fallback_dirs()
                for path in glob.glob(os.path.join(folder, "*_%s.json" % run_id))]
     if written:
         return schema.read(written[0])
-    return _write_for_dead_run(model, backend, options, out, run_id, command, child.returncode, tail)
+    return _write_for_dead_run(model, backend, options, out, run_id, command, child.returncode,
+                               tail, timeout if timed_out else None)
 
 
-def _write_for_dead_run(model, backend, options, out, run_id, command, returncode, tail):
-    """The result of a run that ended without writing one."""
+def _echo(stream, tail):
+    """Copy a run's stderr to ours, indented, keeping its last lines in `tail`."""
+    for line in stream:
+        sys.stderr.write("    " + line)
+        tail[:] = (tail + [line.rstrip("\n")])[-_LAST_LINES:]
+
+
+def _write_for_dead_run(model, backend, options, out, run_id, command, returncode, tail,
+                        timed_out_after=None):
+    """The result of a run that ended without writing one (stopped at the sweep's
+    --timeout of `timed_out_after` seconds, where it was)."""
     config = dict(options, model=model, backend=backend, run_id=run_id)
     record = schema.new_record(config, command, run_id)
     record["environment"] = environment.describe()
     record["status"] = "error"
-    how = ("killed by signal %d%s" % (-returncode, " (out of memory?)" if -returncode == 9 else "")
+    how = ("killed by signal %d%s" % (-returncode, " (out of memory?)"
+                                      if -returncode == 9 and not timed_out_after else "")
            if returncode < 0 else "exited with code %d" % returncode)
-    record["error"] = {"type": "ProcessDied", "message": "the run's process %s without writing "
-                       "a result" % how, "traceback": "\n".join(tail)}
+    message = "the run's process %s without writing a result" % how
+    if timed_out_after:
+        record["status"] = "interrupted"
+        message = "stopped at the sweep's --timeout of %g s: %s" % (timed_out_after, message)
+    record["error"] = {"type": "ProcessDied", "message": message, "traceback": "\n".join(tail)}
     record["finished_at"] = schema.now()
     path, failure = schema.write_or_fall_back(record, out)
     if failure is not None:

@@ -297,3 +297,163 @@ def test_a_read_only_data_folder_holding_good_files_is_read(tmp_path, monkeypatc
             "cifar-10-python.tar.gz", "mnist.npz", "nietzsche.txt", "wikitext-2-raw-v1.zip"]
     unpacked = fallbacks[0].parent / "unpacked"
     assert len(os.listdir(str(unpacked))) == 2
+
+
+# --- signals at every phase of a run, and twice ---
+
+def signalled_run(out, backend, phase, signals, *extra):
+    """An mlp run held for a moment as it enters `phase` (BENCH_TEST_PAUSE_AT, read by
+    harness.stopping), sent `signals` there one after the other; (exit code, stderr)."""
+    args = [sys.executable, "-m", "harness", "mlp", "--backend", backend, "--out", str(out),
+            "--epochs", "3", "--warmup", "1", "--steps-per-epoch", "3", "--batch-size", "8"]
+    env = dict(os.environ, BENCH_OFFLINE="1", PYTHONUNBUFFERED="1", BENCH_TEST_PAUSE_AT=phase)
+    child = subprocess.Popen(args + list(extra), cwd=REPO, env=env, stderr=subprocess.PIPE,
+                             universal_newlines=True)
+    lines = []
+    for line in child.stderr:
+        lines.append(line)
+        if line == "pausing at %s\n" % phase:
+            break
+    for signum in signals:
+        child.send_signal(signum)
+        time.sleep(0.2)
+    lines += child.communicate(timeout=120)[1]
+    return child.returncode, "".join(lines)
+
+
+def only_record(out, errors):
+    records = [schema.read(p) for p in glob.glob(str(out / "*.json"))]
+    assert len(records) == 1, errors[-3000:]
+    return records[0]
+
+
+@pytest.mark.parametrize("phase", ["start-up", "data", "warm-up"])
+def test_a_signal_in_any_phase_leaves_one_interrupted_result_saying_where(tmp_path, phase):
+    """The handler is installed before the host is described; each phase's start checks.
+    (A signal while measuring: tests/test_runs.py, every backend and loop.)"""
+    code, errors = signalled_run(tmp_path, "jax", phase, [signal.SIGTERM])
+    record = only_record(tmp_path, errors)
+    assert (code, record["status"]) == (1, "interrupted"), errors[-3000:]
+    assert record["error"]["message"] == "stopped by signal %d" % signal.SIGTERM
+    assert record["error"]["phase"] == phase
+    assert record["metrics"] is None  # no measured epoch had finished
+    assert record["environment"]["env_vars"]["BENCH_TEST_PAUSE_AT"] == phase
+
+
+def test_a_signal_during_the_final_write_leaves_the_finished_result(tmp_path):
+    code, errors = signalled_run(tmp_path, "jax", "final write", [signal.SIGINT])
+    record = only_record(tmp_path, errors)
+    assert (code, record["status"]) == (0, "ok"), errors[-3000:]
+    assert record["environment"]["backend"] == "jax"  # described by the framework as usual
+
+
+@pytest.mark.parametrize("phase", ["final write", "measurement"])
+def test_two_signals_leave_one_result_at_once(tmp_path, phase):
+    """The second signal writes the result as it stands, from the watchdog: it used to
+    raise StopRequested wherever the main thread was, the final write included."""
+    started = time.time()
+    code, errors = signalled_run(tmp_path, "jax", phase, [signal.SIGTERM, signal.SIGINT])
+    record = only_record(tmp_path, errors)
+    assert code == 1 and time.time() - started < 60
+    if phase == "final write":  # the run had finished: its outcome stands
+        assert record["status"] == "ok" and record["metrics"]["throughput"]["n"] >= 3
+    else:
+        assert record["status"] == "interrupted"
+        assert record["error"]["message"] == \
+            "stopped by signal %d; a second signal came" % signal.SIGTERM
+        assert record["error"]["phase"] == "measurement"
+
+
+# --- failures of the write and of the watchdog ---
+
+def test_a_write_that_raises_a_type_error_prints_the_record_whole(tmp_path, capsys):
+    """json.dump's TypeError (a value JSON cannot hold) escaped the write: no file, no word."""
+    from harness import result_file
+    one = record(speed=9.0)
+    one["config"]["odd"] = {1, 2}  # a set
+    write = result_file.WriteOnce(one, str(tmp_path / "out"))
+    assert write() == "stderr"
+    errors = capsys.readouterr().err
+    assert "TypeError" in errors and "here it is:" in errors
+    printed = json.loads(errors.splitlines()[-1])
+    assert printed["run_id"] == one["run_id"] and printed["config"]["odd"] == "{1, 2}"
+    assert glob.glob(str(tmp_path / "out" / "*")) == []
+
+
+def test_a_record_the_schema_refuses_is_printed_whole(tmp_path, capsys):
+    from harness import result_file
+    one = record(speed=9.0)
+    one["status"] = "finished"
+    assert result_file.WriteOnce(one, str(tmp_path / "out"))() == "stderr"
+    errors = capsys.readouterr().err
+    assert "SchemaError: unknown status 'finished'" in errors
+    assert json.loads(errors.splitlines()[-1])["run_id"] == one["run_id"]
+
+
+def test_a_watchdog_that_fails_says_why_before_the_exit():
+    code = ("import sys, time\nsys.path.insert(0, %r)\nfrom harness import stopping\n"
+            "def broken():\n    raise RuntimeError('the disk is on fire')\n"
+            "stopping.install(broken, grace_s=0.2)\nprint('ready', flush=True)\n"
+            "time.sleep(60)\n" % REPO)
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, universal_newlines=True)
+    assert child.stdout.readline() == "ready\n"
+    child.send_signal(signal.SIGTERM)
+    _, errors = child.communicate(timeout=30)
+    assert child.returncode == 1
+    assert "the stop's watchdog could not write the result" in errors
+    assert "RuntimeError: the disk is on fire" in errors
+
+
+# --- two writers of one name ---
+
+def test_two_writers_of_one_name_never_overwrite_each_other(tmp_path, monkeypatch):
+    """Both writers pause right after any check of the name they make (as a descheduled
+    process would): a check that the name is free, then a rename, let both win."""
+    import threading
+    exists = os.path.exists
+
+    out = tmp_path / "results"
+    out.mkdir()
+
+    def slow_exists(path):
+        found = exists(path)
+        if os.path.dirname(str(path)) == str(out) and not \
+                os.path.basename(str(path)).startswith(".partial-"):
+            time.sleep(0.3)
+        return found
+    monkeypatch.setattr(os.path, "exists", slow_exists)
+    outcomes, template = {}, record(speed=9.0)
+
+    def writer(name):
+        one = json.loads(json.dumps(template))
+        one["config"]["writer"] = name
+        try:
+            outcomes[name] = schema.write(one, str(out))
+        except FileExistsError as error:
+            outcomes[name] = error
+    threads = [threading.Thread(target=writer, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    won = [name for name, outcome in outcomes.items() if isinstance(outcome, str)]
+    assert len(won) == 1, outcomes
+    path, = glob.glob(str(out / "*"))
+    assert schema.read(path)["config"]["writer"] == won[0]
+
+
+# --- a sweep's run that hangs without a word ---
+
+def test_a_silently_hung_sweep_run_is_stopped_at_its_deadline(tmp_path, monkeypatch):
+    from harness import sweep
+    silent = [sys.executable, "-c", "import time; time.sleep(60)"]
+    monkeypatch.setattr(sweep, "child_command", lambda *args: silent)
+    started = time.time()
+    one = sweep.run_one("mlp", "jax", {"batch_size": 4}, str(tmp_path), timeout=2)
+    assert time.time() - started < 30
+    assert one["status"] == "interrupted"
+    assert one["error"]["message"].startswith("stopped at the sweep's --timeout of 2 s: ")
+    assert "killed by signal %d" % signal.SIGTERM in one["error"]["message"]
+    assert [r["run_id"] for r in (schema.read(str(p)) for p in tmp_path.glob("*.json"))] == \
+        [one["run_id"]]

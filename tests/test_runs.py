@@ -203,13 +203,27 @@ def test_sigterm_mid_run_stops_at_a_step_end_with_an_interrupted_result(tmp_path
 def assert_stopped_at_a_step_end(out, backend, *mode, python=sys.executable):
     child = stop_mid_run(out, backend, signal.SIGTERM, *mode, python=python)
     record = only_result(out, child)
-    assert record["status"] == "interrupted" and record["metrics"] is None
+    assert record["status"] == "interrupted"
     # stopped by the loop itself, not by the watchdog that writes the file if no step ends
     assert (record["error"]["type"], record["error"]["message"]) == \
         ("StopRequested", "stopped by signal %d" % signal.SIGTERM)
+    assert_keeps_its_finished_epochs(record)
     assert child.returncode == 1
     mode_bits = os.stat(glob.glob(str(out / "*.json"))[0]).st_mode & 0o777
     assert mode_bits == 0o666 & ~current_umask()  # readable by others under the usual 022
+
+
+def assert_keeps_its_finished_epochs(record):
+    """Stopped after a measured epoch (stop_mid_run): its samples and their statistics
+    stay, marked partial, and the record says where it stopped."""
+    finished = [e for e in record["samples"]["epochs"] if e["seconds"] is not None]
+    warmup = record["config"]["warmup"]
+    assert len(finished) > warmup and record["error"]["epochs_finished"] == len(finished)
+    assert record["error"]["phase"] == "measurement"
+    metrics = record["metrics"]
+    assert metrics["partial"] is True and metrics["throughput"]["n"] == len(finished) - warmup
+    assert metrics["measured"]["steps"] == sum(e["steps"] for e in finished[warmup:])
+    assert metrics["phases"]["data_s"] > 0
 
 
 def test_ctrl_c_stops_a_run_too(tmp_path):

@@ -34,12 +34,14 @@ PIP_OPTIONS_mxnet110 := --no-deps
 sweep: setup
 	$(PY) -m harness sweep $(ARGS)
 
+# -rs lists every skip with its reason; under CI=true (.ci/run) a skip whose reason is
+# not in tests/conftest.py's ALLOWED_SKIPS fails the run.
 # Two pytest workers: most tests wait on a harness process importing a framework, which
 # keeps one core busy, so two cores run two at once. Tests that share a resource (the
 # Docker engine) carry one xdist_group and run on one worker.
 TEST_WORKERS ?= 2
 test: setup $(TEST_ENVS)
-	$(PY) -m pytest tests -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup --durations=15 $(ARGS)
+	$(PY) -m pytest tests -q -rs -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup --durations=15 $(ARGS)
 
 # hadolint and docker-compose for the image tests; PyYAML builds with Cython < 3.
 .venv-tools/.installed: requirements/tools.txt requirements/tools-constraints.txt

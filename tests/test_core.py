@@ -286,3 +286,34 @@ def test_a_second_signal_stops_at_once():
     output, errors = child.communicate(timeout=30)
     assert (child.returncode, output, errors) == (1, "written\n", "")
     assert time.time() - started < 5
+
+
+SKIPPING = '''import pytest
+def test_machine_dependent():
+    pytest.skip("mounting a small tmpfs needs root")
+@pytest.mark.parametrize("case", [])
+def test_with_nothing_to_check(case):
+    pass
+def test_with_a_package_missing():
+    pytest.importorskip("no_such_package_anywhere")
+'''
+
+
+@pytest.mark.parametrize("ci", ["true", ""])
+def test_under_ci_a_skip_off_the_allow_list_fails_the_run(tmp_path, ci):
+    """conftest.ALLOWED_SKIPS: a test run cannot go green by skipping what it should check."""
+    (tmp_path / "test_skipping.py").write_text(SKIPPING)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+                           "-p", "conftest", str(tmp_path)], cwd=str(tmp_path),
+                          env=dict(os.environ, CI=ci, PYTHONPATH=os.path.join(REPO, "tests")),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    summary = proc.stdout.strip().splitlines()[-1]
+    if ci:
+        # the empty parameter set is skipped at set-up: an error
+        assert proc.returncode == 1 and summary.startswith("1 failed, 1 skipped, 1 error"), \
+            proc.stdout
+        assert "not one of conftest.ALLOWED_SKIPS: got empty parameter set" in proc.stdout
+        assert "could not import 'no_such_package_anywhere'" in proc.stdout
+    else:
+        assert proc.returncode == 0 and summary.startswith("3 skipped"), proc.stdout
+    assert "SKIPPED [1] test_skipping.py:3: mounting a small tmpfs needs root" in proc.stdout

@@ -32,12 +32,13 @@ def test_the_defaults_are_keras_auto_and_tf32_off_and_both_are_recorded(shared_r
         assert threads["intra_op"] >= 0 and threads["inter_op"] >= 0  # 0: the runtime picks
 
 
-@pytest.mark.parametrize("jit", ["on", "off"])
+# PyTorch's "off" is its "auto", checked with the defaults.
+@pytest.mark.parametrize("backend, jit", [(backend, jit) for backend in INSTALLED_BACKENDS
+                                          for jit in ("on", "off")
+                                          if (backend, jit) != ("torch", "off")])
 def test_jit_compile_reaches_keras_compile(tmp_path, backend, jit):
     """On PyTorch "on" is torch.compile (inductor), which compiles for tens of seconds on
     two cores: the one PyTorch case is the tiniest run that proves it."""
-    if backend == "torch" and jit == "off":
-        pytest.skip("PyTorch's off is its auto, checked with the defaults")
     record = tiny_run(tmp_path, "mlp", backend, "--jit-compile", jit,
                       *(["--epochs", 1, "--steps-per-epoch", 2] if backend == "torch" else []))
     assert record["config"]["jit_compile_resolved"] == jit

@@ -165,6 +165,24 @@ def test_a_theano_blas_setting_of_the_user_is_kept(tmp_path):
     assert record["environment"]["legacy_shims"] == ["collections-abc-aliases", "theano-python-scan"]
 
 
+def test_a_keras_json_of_another_keras_cannot_break_keras_2(tmp_path):
+    """keras-mxnet writes "backend": "mxnet" into the shared ~/.keras/keras.json, which
+    Keras 2.1.5 refused with a bare AssertionError before it read KERAS_BACKEND: Keras 2
+    is imported with a config folder of the run's own, which keeps the user's data format
+    and leaves the user's file as it was."""
+    home = tmp_path / "home"
+    (home / ".keras").mkdir(parents=True)
+    written = ('{"backend": "mxnet", "image_data_format": "channels_first", '
+               '"floatx": "float32", "epsilon": 1e-07}')
+    (home / ".keras" / "keras.json").write_text(written)
+    theano_cache = "base_compiledir=" + os.path.join(os.path.expanduser("~"), ".theano")
+    record = run_in("theano", tmp_path, "mlp", environ={"HOME": str(home),
+                                                        "THEANO_FLAGS": theano_cache})
+    assert record["config"]["data_format"] == "channels_first"
+    assert os.listdir(str(home / ".keras")) == ["keras.json"]
+    assert (home / ".keras" / "keras.json").read_text() == written
+
+
 def test_collections_aliases_only_where_missing():
     modern = types.ModuleType("collections")
     assert legacy.collections_abc_aliases(modern) is True

@@ -5,10 +5,14 @@ Keras 2's words. The legacy shims and the environment come first, then Keras
 and the framework are imported. Runs on Python 3.6 (the seeds' images) as well
 as today's Python.
 """
+import contextlib
 import importlib
+import json
 import os
 import random
 import re
+import shutil
+import tempfile
 
 import numpy as np
 
@@ -29,6 +33,53 @@ _OLD_APPLICATIONS_MIN_SIZE = {"resnet50": 197, "vgg16": 48}
 _DATA_PARALLEL = {"tensorflow": "keras.utils.multi_gpu_model", "mxnet": "keras-mxnet context list"}
 
 
+@contextlib.contextmanager
+def own_keras_config(backend):
+    """Import Keras 2 with a config folder of this run's own, whose keras.json names
+    `backend`: Keras shares ~/.keras/keras.json (or $KERAS_HOME's) between versions, and
+    one written by keras-mxnet ("backend": "mxnet") made Keras 2.1.5 fail with a bare
+    AssertionError before it read KERAS_BACKEND. The user's image_data_format and epsilon
+    are kept. Keras 2 reads keras.json only when imported; HOME (Keras 2.1) and KERAS_HOME
+    (keras-mxnet) are the user's again after it."""
+    settings = {"floatx": "float32", "epsilon": 1e-07, "image_data_format": "channels_last"}
+    settings.update(_user_keras_settings())
+    settings["backend"] = backend
+    home = tempfile.mkdtemp(prefix="keras-bench-keras2-")
+    keras_dir = os.path.join(home, ".keras")
+    os.mkdir(keras_dir)
+    with open(os.path.join(keras_dir, "keras.json"), "w") as f:
+        json.dump(settings, f)
+    saved = {name: os.environ.get(name) for name in ("HOME", "KERAS_HOME")}
+    os.environ.update(HOME=home, KERAS_HOME=keras_dir)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _user_keras_settings():
+    """The kept settings of the keras.json Keras would read, where they are valid."""
+    folder = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    try:
+        with open(os.path.join(folder, "keras.json")) as f:
+            found = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    kept = {}
+    if found.get("image_data_format") in ("channels_first", "channels_last"):
+        kept["image_data_format"] = found["image_data_format"]
+    if isinstance(found.get("epsilon"), float):
+        kept["epsilon"] = found["epsilon"]
+    return kept
+
+
 class Adapter(SingleProcessAdapter):
     """Drives one Keras 2 backend for the runner (framework-agnostic calls only)."""
 
@@ -40,10 +91,12 @@ class Adapter(SingleProcessAdapter):
         os.environ["KERAS_BACKEND"] = spec.backend  # beats keras.json's "backend"
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
         hide_gpus_for_cpu_run(spec)
-        import keras
+        # Before Keras: the framework keeps its caches in the user's home (~/.theano).
+        self.framework = importlib.import_module(framework)
+        with own_keras_config(spec.backend):
+            import keras
         self.shims += legacy.apply(spec.backend, "after_import")
         self.keras = keras
-        self.framework = importlib.import_module(framework)
         check_backend(keras.backend.backend(), spec.backend)
         self.gpus = gpus_to_use(spec, self.visible_gpus())
         self.devices = self.gpus or 1  # --cpu-devices is a Keras 3 feature (see unsupported)

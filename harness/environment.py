@@ -149,7 +149,8 @@ def git_commit_unknown():
     harness is a copy, with no .git beside it), or a checkout git cannot read."""
     if "BENCH_GIT_COMMIT" in os.environ and not os.path.exists(os.path.join(REPO_ROOT, ".git")):
         return ("image built without BENCH_GIT_COMMIT "
-                "(build with BENCH_GIT_COMMIT=$(git rev-parse HEAD), README.md)")
+                "(build with BENCH_GIT_COMMIT=$(git describe --always --dirty --abbrev=40 "
+                "--exclude='*'), README.md)")
     if not os.path.exists(os.path.join(REPO_ROOT, ".git")):
         return "the harness at %s is no git checkout" % REPO_ROOT
     return "git could not read the checkout at %s (is git installed?)" % REPO_ROOT

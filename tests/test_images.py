@@ -76,6 +76,31 @@ def compose_config():
 SERVICES = compose_config() if os.path.exists(os.path.join(TOOLS, "docker-compose")) else {}
 
 
+# How the README's build commands name the commit: "-dirty" where the tree has changes.
+BUILD_COMMIT = "git describe --always --dirty --abbrev=40 --exclude='*'"
+
+
+def build_commit(tree):
+    """BUILD_COMMIT's answer in the git tree `tree`."""
+    return subprocess.check_output(["sh", "-c", BUILD_COMMIT], cwd=str(tree),
+                                   universal_newlines=True).strip()
+
+
+def test_an_image_built_from_a_changed_tree_is_labelled_dirty(tmp_path):
+    """`git rev-parse HEAD` named a clean commit for an image of uncommitted code."""
+    with open(os.path.join(REPO, "README.md")) as f:
+        labels = re.findall(r"BENCH_GIT_COMMIT=\$\((.*?)\)\s", f.read())
+    assert labels and set(labels) == {BUILD_COMMIT}
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", REPO, str(clone)], check=True)
+    head = subprocess.check_output(["git", "-C", str(clone), "rev-parse", "HEAD"],
+                                   universal_newlines=True).strip()
+    assert build_commit(clone) == head
+    with open(str(clone / "harness" / "cli.py"), "a") as f:
+        f.write("# changed\n")
+    assert build_commit(clone) == head + "-dirty"
+
+
 def dockerfile_lines(path):
     """The Dockerfile's instructions, continuation lines joined, comments dropped."""
     with open(path) as f:

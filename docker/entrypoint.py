@@ -8,7 +8,10 @@ Before Keras is imported it
   (Keras 2 reads image_data_format only from that file; --backend and
   --data-format beat the image's KERAS_BACKEND and BENCH_DATA_FORMAT);
 - runs as the owner of the results folder, so the files a run writes on a
-  mounted host folder belong to the host user who owns it, not to root.
+  mounted host folder belong to the host user who owns it, not to root;
+- names no fallback folder for a result its folder refuses (BENCH_FALLBACK_DIR
+  empty, unless given): the container's home and /tmp go with `docker compose
+  run --rm`, so such a result is printed whole on stderr, where the user reads it.
 
 Runs on the images' oldest Python (3.6) and imports nothing outside the
 standard library.
@@ -132,6 +135,7 @@ def main(argv):
                PYTHONPATH=os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p))
     if backend:
         env["KERAS_BACKEND"] = backend
+    env.setdefault("BENCH_FALLBACK_DIR", "")
     if os.getuid() == 0 and uid != 0:
         os.setgroups([])
         os.setgid(gid)

@@ -36,8 +36,9 @@ import pytest
 from packaging.utils import canonicalize_name
 
 from conftest import REPO, only_result
+from harness import schema
 from harness.collector import published
-from test_images import TOOLS, pins
+from test_images import TOOLS, build_commit, pins
 
 sys.path.insert(0, os.path.join(REPO, "docker"))
 import engine as docker_engine  # noqa: E402
@@ -70,7 +71,8 @@ SEED_CNN_COLUMNS = ("inference", "gpus", "backend", "backend_package", "global_b
 
 
 def git_head():
-    return subprocess.check_output(["git", "-C", REPO, "rev-parse", "HEAD"], universal_newlines=True).strip()
+    """The commit an image built from this tree names, as the README builds it."""
+    return build_commit(REPO)
 
 
 @pytest.fixture(scope="session")
@@ -265,10 +267,10 @@ def test_the_ca_secret_stays_out_of_the_image(engine, image):
     assert proc.stdout.split() == ["0"], proc.stdout
 
 
-@pytest.mark.parametrize("service", ["jax-cpu", "tensorflow-cpu", "torch-cpu", "mxnet-mkl-py311"])
-def test_docker_stop_leaves_an_interrupted_result(service, engine, image, folders):
-    """`docker stop` (SIGTERM, then SIGKILL after its default 10 s) during training."""
-    image(service)
+def stop_during_training(engine, service, folders, before_stop=lambda: None):
+    """`docker-compose run --rm` a long mlp, `before_stop()` once it trains, then `docker
+    stop` it (SIGTERM, then SIGKILL after its default 10 s); (seconds the stop took, the
+    run's output, its exit code)."""
     container = "keras-bench-stop-" + uuid.uuid4().hex[:8]
     results, data = folders
     environ = engine.env(BENCH_RESULTS=results, BENCH_DATA=data)
@@ -286,6 +288,7 @@ def test_docker_stop_leaves_an_interrupted_result(service, engine, image, folder
             time.sleep(1)
         else:
             pytest.fail("training never started:\n" + (run.communicate(timeout=60)[0] or "")[-3000:])
+        before_stop()
         started = time.time()
         engine.docker("stop", container, timeout=60)
         stopped = time.time() - started
@@ -294,7 +297,32 @@ def test_docker_stop_leaves_an_interrupted_result(service, engine, image, folder
         if run.poll() is None:
             run.kill()
             run.wait()
-    record = only_result(results, subprocess.CompletedProcess([], run.returncode, "", output))
+    return stopped, output, run.returncode
+
+
+@pytest.mark.parametrize("service", ["jax-cpu", "tensorflow-cpu", "torch-cpu", "mxnet-mkl-py311"])
+def test_docker_stop_leaves_an_interrupted_result(service, engine, image, folders):
+    """`docker stop` (SIGTERM, then SIGKILL after its default 10 s) during training."""
+    image(service)
+    stopped, output, code = stop_during_training(engine, service, folders)
+    record = only_result(folders[0], subprocess.CompletedProcess([], code, "", output))
     assert record["status"] == "interrupted", (stopped, output[-2000:])
     assert record["error"]["message"] == "stopped by signal 15"  # at a step end, not the watchdog
     assert stopped < 10, "the run outlived docker stop's grace and was killed"
+
+
+def test_a_result_its_folder_refuses_is_printed_whole_not_lost_with_the_container(
+        engine, image, folders):
+    """The entrypoint names no fallback folder: the container's home and /tmp go with
+    `--rm`, and the result written there went with them."""
+    image("jax-cpu")
+    results = folders[0]
+    stopped, output, code = stop_during_training(
+        engine, "jax-cpu", folders, before_stop=lambda: os.chmod(results, 0o555))
+    os.chmod(results, 0o755)
+    assert os.listdir(results) == []
+    assert "here it is:" in output, output[-3000:]
+    printed = next(line for line in reversed(output.splitlines()) if line.startswith("{"))
+    record = schema.validate(json.loads(printed))
+    assert record["status"] == "interrupted" and record["error"]["phase"] == "measurement"
+    assert record["environment"]["env_vars"]["BENCH_FALLBACK_DIR"] == ""

@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 
-from harness import backends, rerun, spec as specs
+from harness import backends, rerun, spec as specs, stopping
 from harness.options import MODEL_OPTIONS, REPEAT_OPTIONS, RUN_OPTIONS, run_options
 from harness.spec import UsageError
 
@@ -94,8 +94,10 @@ def main(argv=None):
         check_out_dir(run_options(args).get("out", specs.DEFAULTS["out"]))
         if args.command == "sweep":
             from harness import sweep
+            stopping.release()  # each run is a process of its own, with its own file
             return sweep.main(args, run_options(args))
         if args.command == "rerun":
+            stopping.release()
             return rerun.main(args)
         spec = specs.make_spec(model=args.command, backend=args.backend, run_id=args.run_id,
                                **run_options(args))
@@ -107,6 +109,7 @@ def main(argv=None):
                 raise UsageError("--run-id names one run; --repeat %d makes %d" % (spec.repeat,
                                                                                  spec.repeat))
             from harness import sweep
+            stopping.release()
             return sweep.repeat(spec.model, spec.backend, run_options(args))
         from harness import runner  # the run's own imports come only now
         code, _ = runner.run(spec, ["python", "-m", "harness"] + argv)

@@ -31,7 +31,8 @@ class StopRequested(KeyboardInterrupt):
     """A stop was requested by a signal; raised where the run can stop cleanly."""
 
 
-_state = {"signal": None, "signals": 0, "grace_s": DEFAULT_GRACE_S, "phase": "start-up"}
+_state = {"signal": None, "signals": 0, "grace_s": DEFAULT_GRACE_S, "phase": "start-up",
+          "paused": set()}
 
 
 def requested():
@@ -81,10 +82,38 @@ TEST_PAUSE_S = 2.0
 
 
 def _pause_for_tests():
-    if os.environ.get("BENCH_TEST_PAUSE_AT") == _state["phase"]:
+    if os.environ.get("BENCH_TEST_PAUSE_AT") == _state["phase"] and \
+            _state["phase"] not in _state["paused"]:
+        _state["paused"].add(_state["phase"])
         sys.stderr.write("pausing at %s\n" % _state["phase"])
         sys.stderr.flush()
         time.sleep(TEST_PAUSE_S)  # a signal's handler runs, and the pause goes on
+
+
+_SIGNALS = [getattr(signal, name) for name in ("SIGTERM", "SIGINT") if hasattr(signal, name)]
+
+
+def hold():
+    """Call first thing in the process: a signal that comes before the run installs its
+    handler (while the command line is read) is kept for the run, which then stops at
+    its first check and writes its file, instead of dying without one."""
+    def keep(signum, frame):
+        _state["signals"] += 1
+        if _state["signal"] is None:
+            _state["signal"] = signum
+    for signum in _SIGNALS:
+        signal.signal(signum, keep)
+    _pause_for_tests()
+
+
+def release():
+    """The process runs no measurement of its own (a sweep, a rerun): signals act as
+    Python's defaults again, and one kept meanwhile acts now."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if _state["signal"] is not None:
+        os.kill(os.getpid(), _state["signal"])
 
 
 def install(on_deadline, grace_s=DEFAULT_GRACE_S):
@@ -96,20 +125,23 @@ def install(on_deadline, grace_s=DEFAULT_GRACE_S):
     """
     _state["grace_s"] = grace_s
 
-    def handler(signum, frame):
-        _state["signals"] += 1
-        if _state["signal"] is None:
-            _state["signal"] = signum
-            delay = grace_s
-        else:  # asked twice: write the result as it stands now, wherever the run is
-            delay = 0
+    def watch(delay):
         watchdog = threading.Timer(delay, _finish, (on_deadline,))
         watchdog.daemon = True
         watchdog.start()
 
-    for name in ("SIGTERM", "SIGINT"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), handler)
+    def handler(signum, frame):
+        _state["signals"] += 1
+        if _state["signal"] is None:
+            _state["signal"] = signum
+            watch(grace_s)
+        else:  # asked twice: write the result as it stands now, wherever the run is
+            watch(0)
+
+    for signum in _SIGNALS:
+        signal.signal(signum, handler)
+    if _state["signal"] is not None:  # kept since the process started (hold)
+        watch(0 if _state["signals"] > 1 else grace_s)
 
 
 def _finish(on_deadline):

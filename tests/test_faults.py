@@ -329,8 +329,9 @@ def only_record(out, errors):
 
 @pytest.mark.parametrize("phase", ["start-up", "data", "warm-up"])
 def test_a_signal_in_any_phase_leaves_one_interrupted_result_saying_where(tmp_path, phase):
-    """The handler is installed before the host is described; each phase's start checks.
-    (A signal while measuring: tests/test_runs.py, every backend and loop.)"""
+    """A signal is kept from the process's start, before the command line is read
+    (stopping.hold), and each phase's start checks. (A signal while measuring:
+    tests/test_runs.py, every backend and loop.)"""
     code, errors = signalled_run(tmp_path, "jax", phase, [signal.SIGTERM])
     record = only_record(tmp_path, errors)
     assert (code, record["status"]) == (1, "interrupted"), errors[-3000:]
@@ -362,6 +363,17 @@ def test_two_signals_leave_one_result_at_once(tmp_path, phase):
         assert record["error"]["message"] == \
             "stopped by signal %d; a second signal came" % signal.SIGTERM
         assert record["error"]["phase"] == "measurement"
+
+
+def test_a_signal_kept_for_a_run_acts_at_once_where_no_run_comes():
+    """A sweep or a rerun releases what `hold` kept: its children write their own files."""
+    code = ("import os, signal, sys, time\nsys.path.insert(0, %r)\nfrom harness import stopping\n"
+            "stopping.hold()\nos.kill(os.getpid(), signal.SIGTERM)\ntime.sleep(0.2)\n"
+            "print('kept', flush=True)\nstopping.release()\ntime.sleep(30)\nprint('ran on')\n"
+            % REPO)
+    child = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                           universal_newlines=True, timeout=60)
+    assert (child.returncode, child.stdout) == (-signal.SIGTERM, "kept\n")
 
 
 # --- failures of the write and of the watchdog ---

@@ -39,7 +39,7 @@ class WriteOnce(object):
             "no step ended within %g s of it" % stopping.grace_s()
         return self._write_as_it_stands("interrupted", {
             "type": "StopRequested",
-            "message": "stopped by signal %d; %s" % (stopping.requested(), why),
+            "message": "%s; %s" % (stopping.stopped_by(), why),
             "traceback": "".join(traceback.format_stack(frame)) if frame else None})
 
     def as_failed_by_peers(self, failures):

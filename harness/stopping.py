@@ -31,7 +31,7 @@ class StopRequested(KeyboardInterrupt):
     """A stop was requested by a signal; raised where the run can stop cleanly."""
 
 
-_state = {"signal": None, "signals": 0, "grace_s": DEFAULT_GRACE_S, "phase": "start-up",
+_state = {"signal": None, "signal_at": None, "signals": 0, "grace_s": DEFAULT_GRACE_S, "phase": "start-up",
           "paused": set()}
 
 
@@ -59,7 +59,21 @@ def phase():
 def check():
     """Raise StopRequested if a stop was requested: call where the run may end."""
     if _state["signal"] is not None and _state["phase"] != FINAL_WRITE:
-        raise StopRequested("stopped by signal %d" % _state["signal"])
+        raise StopRequested(stopped_by())
+
+
+# A sweep gives each run its deadline here (seconds since the epoch, from its --timeout):
+# the run's record then says that a signal after it was the sweep's.
+SWEEP_DEADLINE_VARIABLE = "BENCH_SWEEP_DEADLINE"
+
+
+def stopped_by():
+    """What stopped the run: 'stopped by signal 15', and whether at a sweep's timeout."""
+    said = "stopped by signal %d" % _state["signal"]
+    deadline = os.environ.get(SWEEP_DEADLINE_VARIABLE)
+    if deadline and _state["signal_at"] >= float(deadline):
+        said += " at the sweep's --timeout"
+    return said
 
 
 def entering(name):
@@ -100,7 +114,7 @@ def hold():
     def keep(signum, frame):
         _state["signals"] += 1
         if _state["signal"] is None:
-            _state["signal"] = signum
+            _state["signal"], _state["signal_at"] = signum, time.time()
     for signum in _SIGNALS:
         signal.signal(signum, keep)
     _pause_for_tests()
@@ -133,7 +147,7 @@ def install(on_deadline, grace_s=DEFAULT_GRACE_S):
     def handler(signum, frame):
         _state["signals"] += 1
         if _state["signal"] is None:
-            _state["signal"] = signum
+            _state["signal"], _state["signal_at"] = signum, time.time()
             watch(grace_s)
         else:  # asked twice: write the result as it stands now, wherever the run is
             watch(0)

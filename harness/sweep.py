@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 
-from harness import backends, environment, schema, significance, timing
+from harness import backends, environment, schema, significance, stopping, timing
 from harness.options import all_options, dest
 from harness.spec import BACKENDS, KERAS3_BACKENDS, WORKLOADS, UsageError, make_spec
 
@@ -144,8 +144,11 @@ def run_one(model, backend, options, out, timeout):
     """Run one configuration in a child process; return its result record."""
     run_id = schema.new_run_id()
     command = child_command(model, backend, options, run_id)
+    environ = dict(os.environ)
+    if timeout:  # the run's record then says that the sweep stopped it
+        environ[stopping.SWEEP_DEADLINE_VARIABLE] = "%f" % (time.time() + timeout)
     child = subprocess.Popen(command, stderr=subprocess.PIPE, universal_newlines=True,
-                             cwd=os.getcwd())
+                             cwd=os.getcwd(), env=environ)
     tail = []
     # Its stderr is shown as it comes (the run's progress) by a thread of its own: a run
     # that hangs silently must still be stopped at its deadline.

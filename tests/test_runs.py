@@ -270,6 +270,8 @@ def test_sweep_timeout_stops_a_run_and_keeps_its_result(tmp_path):
                            str(tmp_path), timeout=20)
     assert time.time() - start < 120
     assert record["status"] == "interrupted"
+    assert record["error"]["message"].startswith(
+        "stopped by signal %d at the sweep's --timeout" % signal.SIGTERM)
     assert [r["run_id"] for r in results(tmp_path)] == [record["run_id"]]
     assert schema.read(os.path.join(str(tmp_path), schema.file_name(record)))
 

@@ -47,9 +47,9 @@ class WriteOnce(object):
         return self._write_as_it_stands("error", cluster.peers_error(failures))
 
     def _write_as_it_stands(self, status=None, error=None):
-        """Write the record from another thread, with `status` and `error` (and the
-        finished epochs' metrics, marked partial), or, without them, as it is.
-        False when the run's own end has written the record already."""
+        """Write the record from another thread, with `status` and `error` (an interrupted
+        one keeps its finished epochs, see `stopped`; another has no metrics), or, without
+        them, as it is. False when the run's own end has written the record already."""
         record = self._record
         for _ in range(3):  # the main thread may be changing the record meanwhile
             try:
@@ -57,9 +57,11 @@ class WriteOnce(object):
                 break
             except RuntimeError:
                 time.sleep(0.05)
-        if status is not None:
+        if status == "interrupted":
             record.update(status=status, error=error)
             stopped(record)
+        elif status is not None:
+            record.update(status=status, metrics=None, samples=None, error=error)
         record["environment"].update(environment.at_end())
         if not self._write(record):
             return False

@@ -18,6 +18,7 @@ import time
 
 import pytest
 
+from conftest import INSTALLED_BACKENDS
 from harness import cli, schema
 from harness.collector.records import CollectError
 from harness.collector.runs import load
@@ -348,12 +349,13 @@ def test_a_signal_during_the_final_write_leaves_the_finished_result(tmp_path):
     assert record["environment"]["backend"] == "jax"  # described by the framework as usual
 
 
-@pytest.mark.parametrize("phase", ["final write", "measurement"])
-def test_two_signals_leave_one_result_at_once(tmp_path, phase):
+@pytest.mark.parametrize("phase, backend", [("final write", "jax")] + [
+    ("measurement", backend) for backend in INSTALLED_BACKENDS])
+def test_two_signals_leave_one_result_at_once(tmp_path, phase, backend):
     """The second signal writes the result as it stands, from the watchdog: it used to
     raise StopRequested wherever the main thread was, the final write included."""
     started = time.time()
-    code, errors = signalled_run(tmp_path, "jax", phase, [signal.SIGTERM, signal.SIGINT])
+    code, errors = signalled_run(tmp_path, backend, phase, [signal.SIGTERM, signal.SIGINT])
     record = only_record(tmp_path, errors)
     assert code == 1 and time.time() - started < 60
     if phase == "final write":  # the run had finished: its outcome stands

@@ -10,6 +10,7 @@ import functools
 import json
 import multiprocessing
 import os
+import shlex
 import statistics
 from collections import namedtuple
 
@@ -50,7 +51,7 @@ FIGURES = ("unit", "speed", "step_ms", "trial_ms", "trials", "epoch_seconds", "l
            "gpu_util", "memory_peak", "memory_source", "nvml_peak", "verdict", "failed_checks",
            "epoch_cv", "epoch_speeds")
 Run = namedtuple("Run", ("key", "run_id", "started_at", "status", "repeat_index", "error_type",
-                         "error_message") + FIGURES)
+                         "error_message") + FIGURES + ("details",))
 # A run that did not succeed has no figures.
 _NO_FIGURES = dict.fromkeys(FIGURES)
 
@@ -73,15 +74,45 @@ def key_of(identity):
     return json.dumps(identity, sort_keys=True)
 
 
-def summarize(record):
-    """The Run of a checked record."""
+def summarize(record, with_details=False):
+    """The Run of a checked record; `with_details` keeps its run_details (else None)."""
     identity = configuration(record)
     error = record.get("error")
     error = error if isinstance(error, dict) else {}  # an ok record's is not checked
     figures = _figures(record, identity) if record["status"] == "ok" else _NO_FIGURES
     return Run(key=key_of(identity), run_id=record["run_id"], started_at=record["started_at"],
                status=record["status"], repeat_index=record["config"].get("repeat_index"),
-               error_type=error.get("type"), error_message=error.get("message"), **figures)
+               error_type=error.get("type"), error_message=error.get("message"),
+               details=run_details(record) if with_details else None, **figures)
+
+
+def run_details(record):
+    """What a person opens a run for, as (name, text) pairs: the command, where and on
+    what it ran (versions, image, hardware, commit, processes and nodes), when, and its
+    error with the traceback."""
+    environment, config = record["environment"], record["config"]
+    error = record.get("error") if isinstance(record.get("error"), dict) else {}
+    gpus = environment.get("gpus")
+    pairs = [
+        ("Command", " ".join(shlex.quote(str(part)) for part in record["command"])),
+        ("Started", record["started_at"]), ("Finished", record["finished_at"]),
+        ("Versions", ", ".join("%s %s" % (name, environment.get(field)) for name, field in (
+            ("Keras", "keras_version"), (environment.get("backend_package") or "backend",
+                                         "backend_version"), ("Python", "python"))
+            if environment.get(field) is not None)),
+        ("Image", environment.get("image")), ("Commit", environment.get("git_commit")),
+        ("Platform", environment.get("platform")),
+        ("CPU", "%s, %s cores" % (environment.get("cpu_model"), environment.get("cpu_cores"))
+         if environment.get("cpu_model") else None),
+        ("GPUs", ", ".join(str(gpu.get("name", gpu)) if isinstance(gpu, dict) else str(gpu)
+                           for gpu in gpus) if isinstance(gpus, list) and gpus else None),
+        ("CUDA", environment.get("cuda")), ("cuDNN", environment.get("cudnn")),
+        ("Processes", "%s on %s nodes (%s)" % (config.get("processes"), config.get("nodes"),
+                                                config.get("launcher"))
+         if (config.get("processes") or 1) != 1 else None),
+        ("Error", "%s: %s" % (error.get("type"), error.get("message")) if error else None),
+        ("Traceback", error.get("traceback"))]
+    return tuple((name, str(text)) for name, text in pairs if text not in (None, ""))
 
 
 def _figures(record, identity):
@@ -128,29 +159,30 @@ def _max_or_none(values):
     return max(numbers) if numbers else None
 
 
-def read_run(path, decode=None):
+def read_run(path, decode=None, with_details=False):
     """(path, Run, None, notes), or (path, None, why it was skipped, []); `decode` as
-    records.read takes it."""
+    records.read takes it, `with_details` as summarize."""
     try:
         record, notes = read(path, decode)
     except (SchemaError, OSError) as error:
         return path, None, str(error), []
-    return path, summarize(record), None, notes
+    return path, summarize(record, with_details), None, notes
 
 
-def _read_runs(paths, files=0):
+def _read_runs(paths, files=0, with_details=False):
     """read_run of each of `paths`, with the JSON reader that pays for `files` files."""
     decode = fast_decoder(files or len(paths))
-    return [read_run(path, decode) for path in paths]
+    return [read_run(path, decode, with_details) for path in paths]
 
 
-def load(folder, processes=None):
+def load(folder, processes=None, with_details=False):
     """Every usable run under `folder` (see records.FIELDS); (path, reason) for each file
     skipped; and (path, note) for each optional field emptied in a run that was kept.
-    `processes`: how many read the files (default: one per CPU for a large folder)."""
+    `processes`: how many read the files (default: one per CPU for a large folder);
+    `with_details`: each Run keeps its run_details (the HTML report shows them)."""
     paths = result_paths(folder)
     runs, unreadable, emptied, first_copy = [], [], [], {}
-    for path, run, reason, notes in _read_all(paths, processes):
+    for path, run, reason, notes in _read_all(paths, processes, with_details):
         if run is None:
             unreadable.append((path, reason))
             continue
@@ -167,7 +199,7 @@ def load(folder, processes=None):
     return runs, unreadable, emptied
 
 
-def _read_all(paths, processes):
+def _read_all(paths, processes, with_details=False):
     """read_run of each path, in order: in this process, or by a pool where it pays."""
     if processes is None:
         processes = _cpus() if len(paths) >= PARALLEL_FROM else 1
@@ -182,9 +214,10 @@ def _read_all(paths, processes):
             pass
         else:
             with pool:
-                read_chunk = functools.partial(_read_runs, files=len(paths))
+                read_chunk = functools.partial(_read_runs, files=len(paths),
+                                               with_details=with_details)
                 return [one for part in pool.imap(read_chunk, chunks) for one in part]
-    return _read_runs(paths)
+    return _read_runs(paths, with_details=with_details)
 
 
 def _cpus():

@@ -188,42 +188,61 @@ def _by_ratio(ratio, factor):
 
 def markdown_text(compared, baseline_name, new_name, factor):
     """The comparison as Markdown: a table and what its marks and test are."""
-    rows = [[workload_label(line.identity),
-             "%s (%s)" % (backend_label(line.identity.get("backend")),
-                          line.identity.get("backend_package")),
-             _figure(line.baseline), _figure(line.new),
-             "-" if line.ratio is None else "%.2f" % line.ratio,
-             significance.p_text(line.comparison) if line.comparison else
-             ("no spread" if line.baseline is not None and line.baseline.published
-              and line.ratio is not None else "-"),
-             line.mark + ("" if line.new is None or line.new.error is None
-                          else ": " + line.new.error)]
-            for line in compared]
-    notes = ["Baseline: %s; new: %s. New over baseline: above 1.00 the new runs are faster "
-             "(by speed, or by step time where the baseline gives only that). Factor %g: a "
-             "significant change smaller than that is 'within factor'; 'slower' fails the "
-             "comparison (exit status 1)." % (baseline_name, new_name, factor),
-             "p: %s (scipy.stats.mannwhitneyu) over the repeats' median speeds where both "
-             "sides were repeated, else over the measured epochs' speeds; 'too few (n vs m)': "
-             "samples that small cannot reach p < %g." % (significance.TEST, significance.ALPHA)]
+    headers, rows = table(compared)
+    return markdown([Heading(1, "Comparison"), Table(headers, rows)]
+                    + notes(compared, baseline_name, new_name, factor))
+
+
+def notes(compared, baseline_name, new_name, factor):
+    """What the comparison's marks and test are, as paragraphs."""
+    paragraphs = ["Baseline: %s; new: %s. New over baseline: above 1.00 the new runs are faster "
+                  "(by speed, or by step time where the baseline gives only that). Factor %g: a "
+                  "significant change smaller than that is 'within factor'; 'slower' fails the "
+                  "comparison (exit status 1)." % (baseline_name, new_name, factor),
+                  "p: %s (scipy.stats.mannwhitneyu) over the repeats' median speeds where both "
+                  "sides were repeated, else over the measured epochs' speeds; 'too few (n vs m)': "
+                  "samples that small cannot reach p < %g." % (significance.TEST, significance.ALPHA)]
     if any(line.baseline is not None and line.baseline.published for line in compared):
-        notes.append("A published figure has no spread: its rows are not tested ('untested', "
-                     "'no spread'), and a row states only what its table says (a row that "
-                     "names no backend matches every backend).")
+        paragraphs.append("A published figure has no spread: its rows are not tested ('untested', "
+                          "'no spread'), and a row states only what its table says (a row that "
+                          "names no backend matches every backend).")
     if any(line.mark == "different workload" for line in compared):
-        notes.append("'different workload': the two sides' workload digests differ (the "
-                     "model's, recipe's or data generator's code changed): the ratio is not a "
-                     "speed-up.")
-    headers = ["Workload", "Backend", "Baseline", "New", "New/Baseline", "p", "Mark"]
+        paragraphs.append("'different workload': the two sides' workload digests differ (the "
+                          "model's, recipe's or data generator's code changed): the ratio is not a "
+                          "speed-up.")
+    if any(energy_ratio(line) is not None for line in compared):
+        paragraphs.append("Energy New/Baseline: the new runs' joules per sample over the baseline's "
+                          "(medians over the runs; below 1.00 the new runs use less energy), where "
+                          "both sides measured it; untested.")
+    return paragraphs
+
+
+HEADERS = ["Workload", "Backend", "Baseline", "New", "New/Baseline", "p", "Mark"]
+
+
+def table(compared):
+    """The comparison table's headers and rows (cells): an energy column where some line
+    has both sides' energy."""
+    rows = [cells(line) for line in compared]
     energy = [energy_ratio(line) for line in compared]
-    if any(ratio is not None for ratio in energy):
-        headers.append("Energy New/Baseline")
-        rows = [row + ["-" if ratio is None else "%.2f" % ratio] for row, ratio in zip(rows, energy)]
-        notes.append("Energy New/Baseline: the new runs' joules per sample over the baseline's "
-                     "(medians over the runs; below 1.00 the new runs use less energy), where "
-                     "both sides measured it; untested.")
-    table = Table(headers, rows)
-    return markdown([Heading(1, "Comparison"), table] + notes)
+    if all(ratio is None for ratio in energy):
+        return HEADERS, rows
+    return (HEADERS + ["Energy New/Baseline"],
+            [row + ["-" if ratio is None else "%.2f" % ratio] for row, ratio in zip(rows, energy)])
+
+
+def cells(line):
+    """A Line's row of the comparison table (HEADERS)."""
+    return [workload_label(line.identity),
+            "%s (%s)" % (backend_label(line.identity.get("backend")),
+                         line.identity.get("backend_package")),
+            _figure(line.baseline), _figure(line.new),
+            "-" if line.ratio is None else "%.2f" % line.ratio,
+            significance.p_text(line.comparison) if line.comparison else
+            ("no spread" if line.baseline is not None and line.baseline.published
+             and line.ratio is not None else "-"),
+            line.mark + ("" if line.new is None or line.new.error is None
+                         else ": " + line.new.error)]
 
 
 def _figure(side):
@@ -271,19 +290,29 @@ def _untested_why(line):
 def compare(baseline, new, factor=DEFAULT_FACTOR, output_format="md"):
     """(text, exit status, files skipped) of comparing the folder or Markdown document
     `baseline` with the folder `new`; the status is 1 where a configuration is slower."""
+    compared, skipped = compare_paths(baseline, new, factor)
+    render = markdown_text if output_format == "md" else json_text
+    return render(compared, baseline, new, factor), exit_status(compared), skipped
+
+
+def compare_paths(baseline, new, factor=DEFAULT_FACTOR):
+    """The Lines of comparing the folder or Markdown document `baseline` with the folder
+    `new`, and the (path, reason) of each file skipped."""
     if not factor >= 1:
         raise CollectError("--factor must be at least 1, not %g" % factor)
     skipped = []
     before = published_side(baseline) if os.path.isfile(baseline) \
         else folder_side(baseline, skipped)
-    text, status = report(before, folder_side(new, skipped), baseline, new, factor,
-                          output_format)
-    return text, status, skipped
+    return lines(before, folder_side(new, skipped), factor), skipped
+
+
+def exit_status(compared):
+    """1 where a Line of `compared` is slower (tested), else 0."""
+    return 1 if any(line.mark == SLOWER for line in compared) else 0
 
 
 def report(before, after, baseline_name, new_name, factor=DEFAULT_FACTOR, output_format="md"):
     """(text, exit status) of comparing two sides (folder_side, runs_side, published_side)."""
     compared = lines(before, after, factor)
     render = markdown_text if output_format == "md" else json_text
-    return (render(compared, baseline_name, new_name, factor),
-            1 if any(line.mark == SLOWER for line in compared) else 0)
+    return render(compared, baseline_name, new_name, factor), exit_status(compared)

@@ -4,6 +4,7 @@ bars, and, where runs used more than one count of them, how speed grows with the
 of GPUs and of devices; where runs measured it, each backend's energy per sample relative
 to the workload's most frugal. Linear axes: a relative speed compares across workloads
 whose speeds differ a hundredfold, without a log scale that makes 0.5 and 0.9 look alike."""
+import io
 from collections import namedtuple
 
 from harness.collector.groups import merge, subset, unprofiled
@@ -14,16 +15,35 @@ from harness.collector.records import CollectError, MissingPackage, is_number
 
 def write_chart(groups, path):
     """Draw the chart of `groups` (profiled runs left out) into the PNG file `path`."""
+    try:
+        _save(chart_figure, (groups,), path, dict(dpi=100))
+    except (OSError, ValueError) as error:  # ValueError: a file type matplotlib cannot write
+        raise CollectError("cannot write the chart: %s" % error)
+
+
+def svg_text(draw, *arguments):
+    """The SVG element (no XML prologue) of the figure `draw(*arguments)` makes, its text
+    kept as text (no embedded glyphs: a tenth of the size, and the page's own font)."""
+    buffer = io.StringIO()
+    _save(draw, arguments, buffer, {"format": "svg"}, {"svg.fonttype": "none",
+                                                        "svg.hashsalt": "report"})
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]
+
+
+def _save(draw, arguments, into, options, settings=None):
+    """Save the figure `draw(*arguments)` into a path or file with savefig's `options`,
+    under matplotlib's `settings`."""
     pyplot, matplotlib = _matplotlib()
     # The labels are the records' own text: a "$" in one must print, not start TeX math
     # (matplotlib before 3.5 has no such switch).
-    plain = {"text.parse_math": False} if "text.parse_math" in matplotlib.rcParams else {}
-    with matplotlib.rc_context(plain):
-        figure = chart_figure(groups)
+    settings = dict(settings or {})
+    if "text.parse_math" in matplotlib.rcParams:
+        settings["text.parse_math"] = False
+    with matplotlib.rc_context(settings):
+        figure = draw(*arguments)
         try:
-            figure.savefig(path, dpi=100)
-        except (OSError, ValueError) as error:  # ValueError: a file type matplotlib cannot write
-            raise CollectError("cannot write the chart: %s" % error)
+            figure.savefig(into, **options)
         finally:
             pyplot.close(figure)
 
@@ -163,3 +183,59 @@ def _slot_namer(groups):
                             group.identity.get("backend_package"))
         return text + "".join(", %s %s" % (knob.header, knob.cell(group)) for knob in knobs)
     return name
+
+
+def workload_figure(groups):
+    """One workload's configurations (a backend each, or knobs apart): each one's speed as a
+    bar with its spread (spread_of) as error bars, and its measured epochs' speeds as dots."""
+    pyplot, _ = _matplotlib()
+    slot = _slot_namer(groups)
+    versions = [field for field in ("keras_version", "backend_version")
+                if len({(slot(g), g.identity.get(field)) for g in groups})
+                > len({slot(g) for g in groups})]
+
+    def name(group):  # the versions too, where the workload ran on several
+        return slot(group) + "".join(", %s %s" % (field.split("_")[0], group.identity.get(field))
+                                     for field in versions)
+    figure, plot = pyplot.subplots(figsize=(6.4, 0.5 + 0.45 * max(len(groups), 2)))
+    ordered = sorted(groups, key=lambda g: (g.speed, g.key))
+    for at, group in enumerate(ordered):
+        low, high = spread_of(group)
+        plot.barh(at, group.speed, xerr=[[group.speed - low], [high - group.speed]],
+                  capsize=3, color="C%d" % (at % 10))
+        epochs = [s for _, speeds in group.samples for s in speeds or ()]
+        plot.plot(epochs, [at] * len(epochs), "k.", markersize=3)
+    plot.set_yticks(range(len(ordered)))
+    plot.set_yticklabels([name(group) for group in ordered], fontsize=8)
+    plot.set_xlabel("%s/s (dots: the measured epochs)" % ordered[0].unit, fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def history_figure(series, changes, unit):
+    """Speed over time: `series` maps a name to its runs as (time, speed, epoch speeds), each
+    run a point and its epochs small dots; `changes` is [(name, time, speed, text)], a
+    significant change marked where its later runs start."""
+    pyplot, _ = _matplotlib()
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, datestr2num
+    figure, plot = pyplot.subplots(figsize=(7.5, 3.2))
+    for index, (name, points) in enumerate(sorted(series.items())):
+        color = "C%d" % (index % 10)
+        times = datestr2num([t for t, _, _ in points])
+        plot.plot(times, [s for _, s, _ in points], "o-", color=color, label=name,
+                  markersize=4)
+        dots = [(t, e) for t, (_, _, epochs) in zip(times, points) for e in epochs or ()]
+        plot.plot([t for t, _ in dots], [e for _, e in dots], ".", color=color, alpha=0.4,
+                  markersize=3)
+    locator = AutoDateLocator()
+    plot.xaxis.set_major_locator(locator)
+    plot.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    for name, at, speed, text in changes:
+        plot.annotate(text, (datestr2num(at), speed), xytext=(0, 14), textcoords="offset points",
+                      ha="center", fontsize=7, color="red",
+                      arrowprops={"arrowstyle": "->", "color": "red"})
+    plot.set_ylabel("%s/s" % unit, fontsize=8)
+    plot.tick_params(labelsize=7)
+    plot.legend(fontsize=7)
+    figure.tight_layout()
+    return figure

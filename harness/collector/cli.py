@@ -29,8 +29,10 @@ def _parser():
     parser.add_argument("--kind", choices=("cnn", "rnn", "vgg16", "all"), default="all",
                         help="image models (cnn, MLP included), the LSTM (rnn), both (all), "
                              "or only the VGG16 seed's table (vgg16)")
-    parser.add_argument("--format", dest="output_format", choices=("md", "csv", "json"),
-                        default="md", help="Markdown tables, or the numbers behind them")
+    parser.add_argument("--format", dest="output_format", choices=("md", "csv", "json", "html"),
+                        default="md", help="Markdown tables, the numbers behind them, or one "
+                                           "self-contained HTML page with charts and every "
+                                           "run's details")
     parser.add_argument("--chart", metavar="PATH.png", help="also draw the speeds into this PNG")
     parser.add_argument("--phases", action="store_true",
                         help="add to the Markdown the seconds each configuration spent per "
@@ -55,15 +57,19 @@ def _compare_parser():
     parser.add_argument("new", help="results folder")
     parser.add_argument("--factor", type=float, default=compare.DEFAULT_FACTOR,
                         help="smallest ratio worth reporting (default %(default)s)")
-    parser.add_argument("--format", dest="output_format", choices=("md", "json"), default="md")
+    parser.add_argument("--format", dest="output_format", choices=("md", "json", "html"),
+                        default="md")
     return parser
 
 
 def compare_main(argv):
     args = _compare_parser().parse_args(argv)
     try:
-        text, status, skipped = compare.compare(args.baseline, args.new, args.factor,
-                                                args.output_format)
+        if args.output_format == "html":
+            text, status, skipped = _compare_html(args.baseline, args.new, args.factor)
+        else:
+            text, status, skipped = compare.compare(args.baseline, args.new, args.factor,
+                                                    args.output_format)
     except CollectError as error:
         sys.stderr.write("collect compare: %s\n" % error)
         return 2
@@ -73,13 +79,21 @@ def compare_main(argv):
     return status
 
 
+def _compare_html(baseline, new, factor):
+    """compare.compare's (text, status, skipped), the text an HTML page."""
+    from harness.collector import html
+    compared, skipped = compare.compare_paths(baseline, new, factor)
+    return (html.compare_page(compared, baseline, new, factor, len(skipped)),
+            compare.exit_status(compared), skipped)
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["compare"]:
         return compare_main(argv[1:])
     args = _parser().parse_args(argv)
     try:
-        runs, unreadable, emptied = load(args.folder)
+        runs, unreadable, emptied = load(args.folder, with_details=args.output_format == "html")
         for path, reason in unreadable:
             sys.stderr.write("collect: skipped %s: %s\n" % (path, reason))
         for path, note in emptied:
@@ -91,8 +105,14 @@ def main(argv=None):
         # The chart comes first so that a missing matplotlib stops before any output.
         if args.chart:
             write_chart(groups, args.chart)
-        sys.stdout.write(render(args.output_format, groups, failures, unreadable, args.kind,
-                                args.phases, emptied))
+        if args.output_format == "html":
+            from harness.collector import html
+            text = html.collect_page("Keras Benchmark Results: %s" % args.folder, runs, groups,
+                                     failures, args.kind, args.phases, len(unreadable))
+        else:
+            text = render(args.output_format, groups, failures, unreadable, args.kind,
+                          args.phases, emptied)
+        sys.stdout.write(text)
     except CollectError as error:
         sys.stderr.write("collect: %s\n" % error)
         return error.exit_status

@@ -1,0 +1,124 @@
+"""The results as one self-contained HTML page: `collect.py FOLDER --format html` and
+`collect.py compare BASELINE NEW --format html`.
+
+The page holds what the Markdown holds (tables.report's blocks, compare's rows), each
+table sortable by a click on a header (a few lines of inline script), and adds charts
+drawn by matplotlib (chart.py) as inline SVG: the overview of chart.chart_figure, per
+workload each configuration's speed with its spread and epochs, and, where the runs come
+from several days, versions or commits, each workload's history with compare's
+significant changes marked (history.py). Every run's command, environment and error sit
+in a <details> element, one click away. Nothing is fetched: no script, style sheet or
+font comes from elsewhere, so the file opens from disk with no network.
+
+Laid out by the Jinja2 template templates/report.html; imported only when HTML is asked
+for, so that Markdown, CSV and JSON need neither Jinja2 nor matplotlib.
+"""
+import os
+import re
+
+from harness.collector import chart, compare, history, tables
+from harness.collector.groups import merge, unprofiled
+from harness.collector.labels import backend_label, workload_label
+from harness.collector.layout import Heading, Table
+from harness.collector.records import CollectError, MissingPackage
+
+TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
+# Charts cost tens of milliseconds each: beyond these, the tables alone say the rest.
+WORKLOAD_CHARTS = 60
+HISTORY_CHARTS = 30
+
+
+def collect_page(title, runs, groups, failures, kind, phases=False, skipped=0):
+    """The report of a results folder: `runs` (loaded with their details), their `groups`
+    and `failures` (cli's), the tables of `kind`; `skipped` files are only counted (cli
+    names them on stderr)."""
+    blocks = tables.report(groups, failures, kind, phases)
+    # A chart per workload with something to compare: two configurations or more.
+    comparable = [row for row in _workloads(unprofiled(groups)) if len(row[1]) > 1]
+    charted = comparable[:WORKLOAD_CHARTS]
+    changes = history.histories(runs)
+    return _render(
+        "report.html", title=title, blocks=[_block(block) for block in blocks],
+        overview=chart.svg_text(chart.chart_figure, groups) if groups else None,
+        workloads=[(label, chart.svg_text(chart.workload_figure, members))
+                   for label, members in charted],
+        uncharted=len(comparable) - len(charted),
+        histories=[(one, chart.svg_text(chart.history_figure, one.series,
+                                        [(c.series, c.started_at, c.speed, _change_text(c))
+                                         for c in one.changes], one.unit))
+                   for one in changes[:HISTORY_CHARTS]],
+        unhistoried=max(0, len(changes) - HISTORY_CHARTS),
+        runs=sorted(runs, key=lambda run: (run.started_at, run.run_id)),
+        labels=_run_labels(runs, groups, failures), skipped=skipped)
+
+
+def compare_page(compared, baseline_name, new_name, factor, skipped=0):
+    """The comparison of two result sets (compare.lines' `compared`) as a page."""
+    return _render(
+        "report.html", title="Comparison: %s against %s" % (new_name, baseline_name),
+        blocks=[_block(Heading(1, "Comparison")),
+                _block(Table(compare.HEADERS, [compare.cells(line) for line in compared]))]
+        + [_block(text) for text in compare.notes(compared, baseline_name, new_name, factor)],
+        overview=None, workloads=[], uncharted=0, histories=[], unhistoried=0, runs=[],
+        labels={}, skipped=skipped)
+
+
+def _workloads(groups):
+    """[(workload label, its groups)] in table order."""
+    rows = merge(groups, lambda g: {"workload": workload_label(g.identity)}, lambda g: g.key)
+    return [(row.identity["workload"], list(row.members.values())) for row in rows]
+
+
+def _change_text(change):
+    line = change.line
+    return "%s %.2fx (p %s)" % (line.mark, line.ratio, "%.3f" % line.comparison.p)
+
+
+def _run_labels(runs, groups, failures):
+    """Each run's one-line summary: its workload and backend."""
+    labels = {}
+    for item in list(groups) + list(failures):
+        text = "%s, %s (%s)" % (workload_label(item.identity),
+                                backend_label(item.identity.get("backend")),
+                                item.identity.get("backend_package"))
+        for run_id in getattr(item, "run_ids", None) or [item.run.run_id]:
+            labels[run_id] = text
+    return labels
+
+
+def _block(block):
+    """A tables.report block as the template takes it: ("heading", level, text),
+    ("table", headers, rows) or ("text", text)."""
+    if isinstance(block, Heading):
+        return ("heading", block.level, block.text)
+    if isinstance(block, Table):
+        return ("table", block.headers, block.rows)
+    return ("text", block)
+
+
+_LINK = re.compile(r"\[([^\]]*)\]\((https?://[^)\s]+)\)")
+_CODE = re.compile(r"`([^`]*)`")
+
+
+def inline(text):
+    """The Markdown the tables' text uses (links, `code`, <br />) as HTML; the rest
+    escaped."""
+    from markupsafe import Markup, escape
+    html = str(escape(text)).replace("&lt;br /&gt;", "<br>")
+    html = _LINK.sub(r'<a href="\2">\1</a>', html)
+    return Markup(_CODE.sub(r"<code>\1</code>", html))
+
+
+def _render(name, **values):
+    try:
+        import jinja2
+    except ImportError:
+        raise MissingPackage("--format html needs Jinja2, which is not installed: "
+                             "pip install jinja2")
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
+                                     autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    environment.filters["inline"] = inline
+    try:
+        return environment.get_template(name).render(**values)
+    except jinja2.TemplateError as error:
+        raise CollectError("cannot lay out the report: %s" % error)

@@ -17,6 +17,7 @@ import threading
 import time
 
 from harness import backends, environment, schema, significance, stopping, timing
+from harness.collector.cli import report_note
 from harness.options import all_options, dest
 from harness.spec import BACKENDS, KERAS3_BACKENDS, WORKLOADS, UsageError, make_spec
 
@@ -45,6 +46,7 @@ def main(args, options):
         records += run_repeats(model, backend, options, out, args.timeout)
     _say("sweep finished in %.0f s; results in %s" % (time.time() - started, out))
     sys.stdout.write(table(records))
+    _say(report_note(out))  # the folder's HTML report: tables, charts, every run's details
     return 0 if all(_succeeded(r) for r in records) else 1
 
 

@@ -60,6 +60,18 @@ def dated(day, one):
     return one
 
 
+def mlp_runs(day, keras_version, index):
+    """Four repeats of the MLP on each backend, at its speed on that date (SPEEDS[index])."""
+    return [dated(day, record(
+        "mlp", backend, PACKAGES[backend], "2-core", 0, 32, "channels_last",
+        speed=speeds[index] * (1 + 0.01 * repeat), keras_version=keras_version,
+        epoch_speeds=[speeds[index] * (1 + 0.01 * epoch + 0.005 * repeat) for epoch in range(4)],
+        stability=STABLE)) for backend, speeds in SPEEDS.items() for repeat in range(4)]
+
+
+DATES = (("2026-03-01", "3.15.1", 0), ("2026-03-08", "3.16.0", 1))
+
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     """Results of every kind, a real run among them, and two malformed files."""
@@ -67,15 +79,7 @@ def folder(tmp_path_factory):
     proc = harness("mlp", "--backend", INSTALLED_BACKENDS[0], "--out", out, "--epochs", 2,
                    "--warmup", 0, "--steps-per-epoch", 2, "--batch-size", 4)
     assert only_result(out, proc)["status"] == "ok"
-    records = []
-    for day, keras_version, index in (("2026-03-01", "3.15.1", 0), ("2026-03-08", "3.16.0", 1)):
-        for backend, speeds in SPEEDS.items():
-            speed = speeds[index]
-            records += [dated(day, record(
-                "mlp", backend, PACKAGES[backend], "2-core", 0, 32, "channels_last",
-                speed=speed * (1 + 0.01 * repeat), keras_version=keras_version,
-                epoch_speeds=[speed * (1 + 0.01 * epoch + 0.005 * repeat) for epoch in range(4)],
-                stability=STABLE)) for repeat in range(4)]
+    records = [one for date in DATES for one in mlp_runs(*date)]
     records += [record("cnn", "jax", "jax", "2-core", 0, 32, "channels_last", status=status,
                        error={"type": "RuntimeError", "message": "%s run" % status,
                               "traceback": "Traceback (most recent call last):\n  boom"})
@@ -204,16 +208,18 @@ def test_the_page_holds_the_tables_charts_and_every_run(page, folder):
                     "History", "Failed, Skipped and Interrupted Runs", "Runs"):
         assert heading in headings
     assert browser.evaluate("document.querySelectorAll('table.sortable').length") >= 8
-    # the overview, a workload's speeds (the MLP's backends) and the MLP's history
-    charts = browser.evaluate("Array.from(document.querySelectorAll('svg'), "
+    # a workload's speeds (the MLP's backends) and the MLP's history, shown; the overview
+    # of every workload one click away
+    charts = browser.evaluate("Array.from(document.querySelectorAll('figure svg'), "
                               "s => s.getBoundingClientRect().width)")
-    assert len(charts) == 3 and min(charts) > 300
+    assert len(charts) == 2 and min(charts) > 300
+    assert browser.evaluate("document.querySelectorAll('details > .overview > svg').length") == 1
     # TensorFlow's drop between the two dates is marked on the history, with its test
     assert browser.evaluate(
         "Array.from(document.querySelectorAll('h2 ~ table td'), c => c.textContent)"
         ".includes('slower')")
     # every run that was read, one click away: 24 + 3 failures + multi-node + VGG16 + real
-    runs = browser.evaluate("Array.from(document.querySelectorAll('details'), "
+    runs = browser.evaluate("Array.from(document.querySelectorAll('details[id^=run-]'), "
                             "d => [d.id, d.textContent])")
     assert len(runs) == 24 + 3 + 1 + 1 + 1
     text = "\n".join(body for _, body in runs)
@@ -261,4 +267,23 @@ def test_a_screenshot_of_the_page_is_not_blank(page):
     white = sum(count for count, colour in colours or () if colour == (255, 255, 255))
     assert white < 0.97 * image.size[0] * image.size[1]
     if os.environ.get("REPORT_SCREENSHOT"):
-        image.save(os.environ["REPORT_SCREENSHOT"], optimize=True)
+        image.quantize(colors=64).save(os.environ["REPORT_SCREENSHOT"], optimize=True)
+
+
+def test_compare_as_a_page_sets_both_sides_side_by_side(tmp_path):
+    baseline, new = tmp_path / "baseline", tmp_path / "new"
+    write(baseline, *mlp_runs(*DATES[0]))
+    write(new, *mlp_runs(*DATES[1]))
+    proc = subprocess.run([sys.executable, COLLECT, "compare", str(baseline), str(new),
+                           "--format", "html"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr  # TensorFlow is slower: the gate fails
+    rows = re.findall(r"<tr>(.*?)</tr>", proc.stdout)
+    assert re.findall(r"<th>(.*?)</th>", rows[0]) == [
+        "Workload", "Backend", "Baseline", "New", "New/Baseline", "p", "Mark"]
+    cells = {re.search(r"<td>(\w+) \(", row).group(1): re.findall(r"<td[^>]*>(.*?)</td>", row)
+             for row in rows[1:]}
+    assert cells["TensorFlow"][2:] == ["203/s", "152.2/s", "0.75", "0.029", "slower"]
+    assert cells["PyTorch"][-1] == "not significant" and cells["JAX"][-1] == "not significant"
+    assert '<td class="bad">slower</td>' in proc.stdout
+    assert "Mann-Whitney U" in proc.stdout and "http" not in proc.stdout

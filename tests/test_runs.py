@@ -253,6 +253,9 @@ def test_sweep_runs_each_backend_in_its_own_process(tmp_path):
     assert len(table) == 2 + len(records)
     assert all(" ok " in line for line in table[2:])
     assert "Mann-Whitney U, two-sided, alpha 0.05" in notes
+    # and it ends by saying where its HTML report is
+    assert proc.stderr.rstrip().endswith("report: %s" % (out / "report.html"))
+    assert "Backend Comparison" in (out / "report.html").read_text()
 
 
 def test_sweep_records_a_run_whose_process_died(tmp_path, monkeypatch):

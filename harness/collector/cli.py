@@ -1,5 +1,6 @@
 """The collector's command line (harness/collect.py runs it; see there for its usage)."""
 import argparse
+import os
 import sys
 
 from harness.collector import compare, export, tables
@@ -87,28 +88,55 @@ def _compare_html(baseline, new, factor):
             compare.exit_status(compared), skipped)
 
 
+def _read(folder, kind, with_details=False):
+    """The runs of `kind` under `folder` (the files skipped and the fields emptied named on
+    stderr), their groups and failures, the files skipped and the fields emptied."""
+    runs, unreadable, emptied = load(folder, with_details=with_details)
+    for path, reason in unreadable:
+        sys.stderr.write("collect: skipped %s: %s\n" % (path, reason))
+    for path, note in emptied:
+        sys.stderr.write("collect: kept %s, but %s\n" % (path, note))
+    identities = identities_of(runs)
+    runs = [run for run in runs if _of_kind(identities[run.key], kind)]
+    groups = collapse([run for run in runs if run.status == "ok"], identities)
+    failures = failures_of([run for run in runs if run.status != "ok"], identities)
+    return runs, groups, failures, unreadable, emptied
+
+
+def _page(folder, runs, groups, failures, unreadable, kind, phases=False):
+    """The HTML report of what _read read in `folder`."""
+    from harness.collector import html
+    return html.collect_page("Keras Benchmark Results: %s" % folder, runs, groups, failures,
+                             kind, phases, len(unreadable))
+
+
+def report_note(folder, name="report.html"):
+    """Write the HTML report of `folder` into it as `name` (the sweep's last step); what to
+    tell the user: where it is, or why there is none."""
+    path = os.path.join(folder, name)
+    try:
+        runs, groups, failures, unreadable, _ = _read(folder, "all", with_details=True)
+        text = _page(folder, runs, groups, failures, unreadable, "all")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    except (CollectError, OSError) as error:
+        return "no report: %s" % error
+    return "report: %s" % path
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["compare"]:
         return compare_main(argv[1:])
     args = _parser().parse_args(argv)
     try:
-        runs, unreadable, emptied = load(args.folder, with_details=args.output_format == "html")
-        for path, reason in unreadable:
-            sys.stderr.write("collect: skipped %s: %s\n" % (path, reason))
-        for path, note in emptied:
-            sys.stderr.write("collect: kept %s, but %s\n" % (path, note))
-        identities = identities_of(runs)
-        runs = [run for run in runs if _of_kind(identities[run.key], args.kind)]
-        groups = collapse([run for run in runs if run.status == "ok"], identities)
-        failures = failures_of([run for run in runs if run.status != "ok"], identities)
+        runs, groups, failures, unreadable, emptied = _read(
+            args.folder, args.kind, with_details=args.output_format == "html")
         # The chart comes first so that a missing matplotlib stops before any output.
         if args.chart:
             write_chart(groups, args.chart)
         if args.output_format == "html":
-            from harness.collector import html
-            text = html.collect_page("Keras Benchmark Results: %s" % args.folder, runs, groups,
-                                     failures, args.kind, args.phases, len(unreadable))
+            text = _page(args.folder, runs, groups, failures, unreadable, args.kind, args.phases)
         else:
             text = render(args.output_format, groups, failures, unreadable, args.kind,
                           args.phases, emptied)
@@ -117,4 +145,3 @@ def main(argv=None):
         sys.stderr.write("collect: %s\n" % error)
         return error.exit_status
     return 0
-

@@ -11,8 +11,10 @@ run took (its pool of readers included: on a machine busy with other work the wa
 time says little, the CPU time still says what the collector costs). Two folders: a
 sweep whose runs repeat a few hundred configurations, and one where every run is its
 own configuration (the longest tables); and `collect.py compare` of the sweep folder
-against the distinct one (20,000 files read; target 4 s). Prints the figures, and
-writes them as JSON to OUT.json, or to stdout when no path is given.
+against the distinct one (20,000 files read; target 4 s); and the HTML report
+(`--format html`) of each folder, with the page's size (no target: charts are
+drawn by matplotlib, tens of milliseconds each). Prints the figures, and writes
+them as JSON to OUT.json, or to stdout when no path is given.
 """
 import itertools
 import json
@@ -172,7 +174,8 @@ def write_folder(folder, distinct):
 
 
 def time_collector(*arguments):
-    """The best of REPEATS runs of `collect.py ARGUMENTS`: (wall seconds, CPU seconds)."""
+    """The best of REPEATS runs of `collect.py ARGUMENTS`: (wall seconds, CPU seconds,
+    bytes written)."""
     command = [sys.executable, os.path.join(ROOT, "harness", "collect.py")] + list(arguments)
 
     def cpu_seconds():
@@ -182,8 +185,9 @@ def time_collector(*arguments):
     def timed():
         cpu, start = cpu_seconds(), time.perf_counter()
         # compare exits 1 where it finds a slowdown: a verdict, not a failure here
-        subprocess.run(command, check=arguments[0] != "compare", stdout=subprocess.DEVNULL)
-        return time.perf_counter() - start, cpu_seconds() - cpu
+        output = subprocess.run(command, check=arguments[0] != "compare",
+                                stdout=subprocess.PIPE).stdout
+        return time.perf_counter() - start, cpu_seconds() - cpu, len(output)
     return min(timed() for _ in range(REPEATS))
 
 
@@ -199,12 +203,16 @@ def main(argv):
         for name, arguments, files, target in (
                 ("sweep", [sweep], FILES, TARGET_SECONDS),
                 ("distinct", [distinct], FILES, TARGET_SECONDS),
-                ("compare", ["compare", sweep, distinct], 2 * FILES, COMPARE_TARGET_SECONDS)):
-            seconds, cpu = time_collector(*arguments)
+                ("compare", ["compare", sweep, distinct], 2 * FILES, COMPARE_TARGET_SECONDS),
+                ("html_sweep", [sweep, "--format", "html"], FILES, None),
+                ("html_distinct", [distinct, "--format", "html"], FILES, None)):
+            seconds, cpu, size = time_collector(*arguments)
             figures["seconds"][name] = round(seconds, 3)
             figures["cpu_seconds"][name] = round(cpu, 3)
-            print("%s: %d files in %.2f s, %.2f CPU seconds (target %.1f s)"
-                  % (name, files, seconds, cpu, target), file=lines)
+            figures.setdefault("output_bytes", {})[name] = size
+            print("%s: %d files in %.2f s, %.2f CPU seconds, %.1f MB written%s"
+                  % (name, files, seconds, cpu, size / 1e6,
+                     " (target %.1f s)" % target if target else ""), file=lines)
     figures["compare_target_seconds"] = COMPARE_TARGET_SECONDS
     figures["within_target"] = (max(figures["seconds"]["sweep"], figures["seconds"]["distinct"])
                                 < TARGET_SECONDS

@@ -41,15 +41,13 @@ def series_label(identity):
 
 
 def histories(runs, factor=compare.DEFAULT_FACTOR):
-    """The History of each workload whose runs (runs.Run, loaded with their details) come
-    from more than one build; [] where all of them come from one."""
+    """The History of each workload with a series whose runs (runs.Run, loaded with their
+    details) come from more than one build."""
     identities = identities_of(runs)
     ok = sorted((run for run in runs if run.status == "ok"
                  and not identities[run.key].get("profile")),
                 key=lambda run: (run.started_at, run.run_id))
     builds = {run.key + run.run_id: build_of(run, identities[run.key]) for run in ok}
-    if len(set(builds.values())) < 2:
-        return []
     workloads = OrderedDict()
     for run in ok:
         identity = identities[run.key]
@@ -58,9 +56,10 @@ def histories(runs, factor=compare.DEFAULT_FACTOR):
             series, []).append(run)
     result = []
     for workload, series in workloads.items():
+        if all(len({builds[run.key + run.run_id] for run in one}) < 2
+               for one in series.values()):
+            continue  # no series of it moved from one build to another
         members = [run for one in series.values() for run in one]
-        if len({builds[run.key + run.run_id] for run in members}) < 2:
-            continue
         points, changes = OrderedDict(), []
         for one in series.values():
             name = series_label(identities[one[0].key])

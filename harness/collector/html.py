@@ -23,9 +23,10 @@ from harness.collector.layout import Heading, Table
 from harness.collector.records import CollectError, MissingPackage
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
-# Charts cost tens of milliseconds each: beyond these, the tables alone say the rest.
-WORKLOAD_CHARTS = 60
-HISTORY_CHARTS = 30
+# A chart costs matplotlib a tenth of a second or more: beyond these, the tables say the
+# rest (and the overview of every workload at once, beyond WORKLOAD_CHARTS, is unreadable).
+WORKLOAD_CHARTS = 24
+HISTORY_CHARTS = 12
 
 
 def collect_page(title, runs, groups, failures, kind, phases=False, skipped=0):
@@ -39,7 +40,8 @@ def collect_page(title, runs, groups, failures, kind, phases=False, skipped=0):
     changes = history.histories(runs)
     return _render(
         "report.html", title=title, blocks=[_block(block) for block in blocks],
-        overview=chart.svg_text(chart.chart_figure, groups) if groups else None,
+        overview=chart.svg_text(chart.chart_figure, groups)
+        if groups and len(_workloads(groups)) <= WORKLOAD_CHARTS else None,
         workloads=[(label, chart.svg_text(chart.workload_figure, members))
                    for label, members in charted],
         uncharted=len(comparable) - len(charted),

@@ -50,7 +50,8 @@ def chromium():
     """Debian's chromium, installed here if it is missing."""
     if not os.path.exists(CHROMIUM):
         if os.getuid() != 0:
-            pytest.fail("chromium is missing and installing it takes root: apt-get install chromium")
+            pytest.fail("chromium is missing, and installing it takes root: "
+                        "apt-get install chromium")
         docker_engine.apt_install(["chromium"])
     return CHROMIUM
 
@@ -203,7 +204,8 @@ def test_the_page_loads_alone_without_an_error(page):
 
 def test_the_page_holds_the_tables_charts_and_every_run(page, folder):
     browser, _ = page
-    headings = browser.evaluate("Array.from(document.querySelectorAll('h2, h3'), h => h.textContent)")
+    headings = browser.evaluate(
+        "Array.from(document.querySelectorAll('h2, h3'), h => h.textContent)")
     for heading in ("Backend Comparison", "VGG16 (the seed's table)", "Speed per Workload",
                     "History", "Failed, Skipped and Interrupted Runs", "Runs"):
         assert heading in headings
@@ -244,7 +246,8 @@ def test_a_click_on_a_header_sorts_its_table(page):
             .find(h => h.textContent === 'Backend Comparison');
         var table = heading.nextElementSibling;
         while (table.tagName !== 'TABLE') table = table.nextElementSibling;
-        var at = Array.from(table.tHead.rows[0].cells).findIndex(c => c.textContent.startsWith('Speed'));
+        var at = Array.from(table.tHead.rows[0].cells)
+            .findIndex(c => c.textContent.startsWith('Speed'));
         window.sortedHeader = table.tHead.rows[0].cells[at];
         return Array.from(table.tBodies[0].rows, r => parseFloat(r.cells[at].textContent));
     })()"""

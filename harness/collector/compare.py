@@ -201,7 +201,8 @@ def notes(compared, baseline_name, new_name, factor):
                   "comparison (exit status 1)." % (baseline_name, new_name, factor),
                   "p: %s (scipy.stats.mannwhitneyu) over the repeats' median speeds where both "
                   "sides were repeated, else over the measured epochs' speeds; 'too few (n vs m)': "
-                  "samples that small cannot reach p < %g." % (significance.TEST, significance.ALPHA)]
+                  "samples that small cannot reach p < %g."
+                  % (significance.TEST, significance.ALPHA)]
     if any(line.baseline is not None and line.baseline.published for line in compared):
         paragraphs.append("A published figure has no spread: its rows are not tested ('untested', "
                           "'no spread'), and a row states only what its table says (a row that "

@@ -4,11 +4,12 @@
     python -m harness.collect results/ --kind rnn --format csv
     python -m harness.collect results/ --chart speed.png
     python -m harness.collect results/ --phases    # also where each run's time went
+    python harness/collect.py results/ --format html > report.html  # one page, charts too
     python harness/collect.py compare BASELINE NEW  # two result sets, or a published table
 
 Reads the records of harness/schema.py and nothing else: no deep-learning
 framework is imported, so it runs on any host that has `tabulate` (and
-`matplotlib` for --chart). Repeated runs of one configuration become one row
+`matplotlib` for --chart, and Jinja2 too for --format html). Repeated runs of one configuration become one row
 (the median of their medians, with the coefficient of variation across them);
 runs on different device counts are different rows. Where speeds are ranked (the
 backend comparison, Keras against native), harness.significance decides whether a

@@ -1,10 +1,12 @@
-"""The collector: result files to the seeds' Markdown tables (or CSV, JSON) and a chart.
+"""The collector: result files to the seeds' Markdown tables (or CSV, JSON), a chart and a page.
 
 One module per job: `records` reads and checks a file, `runs` boils each down to
 the figures used (reading large folders with a pool of processes), `groups` gathers repeats
 into configurations, `labels` names things as the seeds do, `tables` lays out the
 seeds' tables as Markdown, `export` writes CSV and JSON, `chart` draws the PNG,
 `published` reads the seeds' tables back, `compare` sets two result sets side by side,
-and `cli` is the command line (run as `python harness/collect.py`, which imports it).
+`history` follows each configuration's speed over builds, `html` lays all of it out as one
+self-contained page (templates/report.html), and `cli` is the command line (run as
+`python harness/collect.py`, which imports it).
 No module here imports a deep-learning framework.
 """

@@ -37,7 +37,7 @@ def collect_page(title, runs, groups, failures, kind, phases=False, skipped=0):
     # A chart per workload with something to compare: two configurations or more.
     comparable = [row for row in _workloads(unprofiled(groups)) if len(row[1]) > 1]
     charted = comparable[:WORKLOAD_CHARTS]
-    changes = history.histories(runs)
+    moved = history.histories(runs)
     return _render(
         "report.html", title=title, blocks=[_block(block) for block in blocks],
         overview=chart.svg_text(chart.chart_figure, groups)
@@ -48,8 +48,8 @@ def collect_page(title, runs, groups, failures, kind, phases=False, skipped=0):
         histories=[(one, chart.svg_text(chart.history_figure, one.series,
                                         [(c.series, c.started_at, c.speed, _change_text(c))
                                          for c in one.changes], one.unit))
-                   for one in changes[:HISTORY_CHARTS]],
-        unhistoried=max(0, len(changes) - HISTORY_CHARTS),
+                   for one in moved[:HISTORY_CHARTS]],
+        unhistoried=max(0, len(moved) - HISTORY_CHARTS),
         runs=sorted(runs, key=lambda run: (run.started_at, run.run_id)),
         labels=_run_labels(runs, groups, failures), skipped=skipped)
 

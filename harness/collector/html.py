@@ -59,7 +59,7 @@ def compare_page(compared, baseline_name, new_name, factor, skipped=0):
     return _render(
         "report.html", title="Comparison: %s against %s" % (new_name, baseline_name),
         blocks=[_block(Heading(1, "Comparison")),
-                _block(Table(compare.HEADERS, [compare.cells(line) for line in compared]))]
+                _block(Table(*compare.table(compared)))]
         + [_block(text) for text in compare.notes(compared, baseline_name, new_name, factor)],
         overview=None, workloads=[], uncharted=0, histories=[], unhistoried=0, runs=[],
         labels={}, skipped=skipped)

@@ -32,11 +32,12 @@ def report(record, path):
     metrics = record["metrics"]
     path = path or "rank 0 writes the job's result"
     if record["status"] == "ok":
-        say("%s %s: %.1f %s/s (median of %d epochs), %.2f ms/step, first epoch %.2f s, %s -> %s"
+        say("%s %s: %.1f %s/s (median of %d epochs), %.2f ms/step, first epoch %.2f s, %s%s -> %s"
             % (record["config"]["model"], record["config"]["backend"],
                metrics["throughput"]["median"], metrics["unit"], metrics["throughput"]["n"],
                metrics["step_ms"]["median"], metrics["warmup"]["first_epoch_s"],
-               stability_text(metrics.get("stability")), path))
+               stability_text(metrics.get("stability")),
+               blas_text(record["environment"].get("blas")), path))
     else:
         message = record["error"]["message"]
         say("%s: %s: %s -> %s" % (record["status"], record["error"]["type"],
@@ -51,3 +52,8 @@ def stability_text(stability):
     if stability["verdict"] == "stable":
         return "stable (%s)" % cv
     return "UNSTABLE (%s): %s" % (cv, "; ".join(stability["reasons"]))
+
+
+def blas_text(blas):
+    """Theano's BLAS note (on NumPy's C-API BLAS, slower), where the run has one."""
+    return ", " + blas["note"] if blas and blas.get("note") else ""

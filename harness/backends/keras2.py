@@ -17,7 +17,7 @@ import tempfile
 import numpy as np
 
 from harness import models
-from harness.backends import framework_tools, legacy
+from harness.backends import framework_tools, legacy, theano_blas
 from harness.backends.common import (SingleProcessAdapter, batch_sequence, check_backend,
                                      gpus_to_use, hide_gpus_for_cpu_run, timing_callback)
 from harness.environment import providing_package
@@ -193,6 +193,7 @@ class Adapter(SingleProcessAdapter):
             info["devices"] = ["cpu(0)"] + ["gpu(%d)" % i for i in range(self.visible_gpus())]
         elif self.name == "theano":
             info["devices"] = [self.framework.config.device]
+            info["blas"] = theano_blas.describe(self.framework.config.blas.ldflags)
         else:
             info["devices"] = [str(d) for d in self.framework.device.all_devices()]
         info["tf32"] = None  # no switch set: see unsupported

@@ -13,6 +13,8 @@ import sys
 import sysconfig
 import warnings
 
+from harness.backends import theano_blas
+
 # NumPy 1.24 removed these aliases of Python's types; mxnet 1.9.1 still uses
 # numpy.bool in its NumPy-compatible operators.
 _NUMPY_TYPE_ALIASES = {"bool": bool, "int": int, "float": float, "complex": complex,
@@ -52,18 +54,20 @@ def numpy_type_aliases(numpy=None):
 
 
 def theano_blas_ldflags(environ=os.environ):
-    """An empty `blas.ldflags` in THEANO_FLAGS, where Theano could not find one itself.
+    """`blas.ldflags` in THEANO_FLAGS, where Theano could not find them itself.
 
     Theano 1.0.5 reads its default BLAS link flags from
     numpy.distutils.__config__.blas_opt_info, which today's NumPy builds no
-    longer carry: `import theano` dies with an AttributeError. With empty flags
-    Theano calls BLAS through NumPy's C API (NumPy's own OpenBLAS). Flags the
+    longer carry: `import theano` dies with an AttributeError. The flags given
+    link the OpenBLAS that theano_blas finds; where there is none they are
+    empty, and Theano calls BLAS through NumPy's C API, much slower. Flags the
     user set, in THEANO_FLAGS or a .theanorc file, are left alone.
     """
     flags = environ.get("THEANO_FLAGS", "")
     if "blas.ldflags" in flags or _theanorc_sets("ldflags", environ) or _theano_finds_blas():
         return False
-    environ["THEANO_FLAGS"] = ",".join(f for f in (flags, "blas.ldflags=") if f)
+    setting = "blas.ldflags=" + theano_blas.find_ldflags()
+    environ["THEANO_FLAGS"] = ",".join(f for f in (flags, setting) if f)
     return True
 
 

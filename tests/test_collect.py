@@ -890,6 +890,37 @@ def test_a_speed_knob_is_a_column_where_rows_differ_in_it(tmp_path):
     assert sorted(r["jit_compile_resolved"] for r in exported) == ["off", "on"]
 
 
+def theano_run(speed, linked, library, version, model="cnn"):
+    """A Keras 2 Theano run on a linked BLAS or NumPy's C API (environment.blas)."""
+    one = record(model, "theano", "theano", speed=speed, batch_size=16)
+    one["environment"]["blas"] = {
+        "ldflags": "-L/usr/lib/x86_64-linux-gnu -lopenblas" if linked else "", "linked": linked,
+        "library": library, "version": version, "config": "OpenBLAS %s" % version,
+        "note": None}
+    return one
+
+
+def test_theano_s_blas_is_a_column_where_rows_differ_only_in_it(tmp_path):
+    linked = "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblasp-r0.3.21.so"
+    numpy_s = "/venv/numpy.libs/libopenblas64_p-r0-742d56dc.3.20.so"
+    alone = run(write(tmp_path / "alone", theano_run(250.0, True, linked, "0.3.21"),
+                      record("cnn", "tensorflow", "tensorflow", speed=400.0)))[1]
+    assert "BLAS" not in alone  # rows told apart by their backend need no BLAS column
+    folder = write(tmp_path / "both", theano_run(250.0, True, linked, "0.3.21"),
+                   theano_run(180.0, False, numpy_s, "0.3.20"))
+    rows = table(run(folder)[1], "### Synthetic Dataset", "#### Results").splitlines()
+    header = [cell.strip() for cell in rows[0].split("|")]
+    assert [[cell.strip() for cell in row.split("|")][header.index("BLAS")] for row in rows[2:]] \
+        == ["NumPy C API: OpenBLAS 0.3.20 (libopenblas64_p-r0-742d56dc.3.20.so)",
+            "linked: OpenBLAS 0.3.21 (libopenblasp-r0.3.21.so)"]
+    exported = list(csv.DictReader(io.StringIO(run(folder, "--format", "csv")[1])))
+    assert sorted(r["blas"] for r in exported)[0].startswith("NumPy C API")
+    odd = theano_run(200.0, True, linked, "0.3.21")
+    odd["environment"]["blas"]["linked"] = "yes"
+    status, _, errors = run(write(tmp_path / "odd", odd))
+    assert status == 0 and "environment.blas.linked is str \"yes\", not true or false" in errors
+
+
 def chart_of(folder):
     """The chart's Figure for the results in `folder` (closed by the caller)."""
     from harness.collector.chart import chart_figure
@@ -1082,6 +1113,18 @@ def test_vgg16_runs_are_the_seeds_table_with_every_system_it_lists(tmp_path):
     rows = json.loads(text)["rows"]
     assert sorted(round(r["trial_ms"], 3) for r in rows if r["status"] == "ok") == [
         25.0, 75.0, 100.0, 105.0, 120.0, 150.0]
+
+
+def test_the_vgg16_table_tells_theano_rows_apart_by_their_blas(tmp_path):
+    linked = theano_run(1.6, True, "/usr/lib/libopenblas.so", "0.3.21", model="vgg16")
+    c_api = theano_run(1.0, False, "/numpy.libs/libopenblas64_.so", "0.3.20", model="vgg16")
+    lines = table(run(write(tmp_path, linked, c_api), "--kind", "vgg16")[1],
+                  "### VGG16 (the seed's table)").splitlines()
+    rows = [[cell.strip() for cell in line.split("|")[1:3]] for line in lines]
+    assert rows[0] == ["System", "BLAS"] and sorted(r for r in rows if "Theano" in r[0]) == [
+        ["Keras (Theano backend)", "NumPy C API: OpenBLAS 0.3.20 (libopenblas64_.so)"],
+        ["Keras (Theano backend)", "linked: OpenBLAS 0.3.21 (libopenblas.so)"]]
+    assert "BLAS" not in run(write(tmp_path / "one", linked), "--kind", "vgg16")[1]
 
 
 def test_the_vgg16_table_says_which_figures_noise_could_explain(tmp_path):

@@ -11,7 +11,7 @@ from harness.collector.labels import PHASES, error_text, kind_of
 # What --format csv and json write per row.
 EXPORT_FIELDS = (
     "kind", "status", "model", "resnet_version", "resnet_layers", "dataset", "inference",
-    "backend", "backend_package", "backend_version", "keras_version", "instance", "gpus",
+    "backend", "backend_package", "backend_version", "blas", "keras_version", "instance", "gpus",
     "devices", "device_kind", "cpu_devices", "parallel", "global_batch_size",
     "device_batch_size", "data_format", "method", "precision", "jit_compile",
     "jit_compile_resolved", "tf32", "timing", "image_size", "epochs", "warmup",

@@ -49,6 +49,20 @@ def backend_label(backend):
     return BACKEND_LABELS.get(backend, backend)
 
 
+def blas_label(blas):
+    """How Theano called BLAS (environment.blas): 'linked: OpenBLAS 0.3.21
+    (libopenblasp-r0.3.21.so)', or 'NumPy C API: OpenBLAS 0.3.20 (...)'."""
+    library = blas.get("library")
+    parts = []
+    if blas.get("version"):
+        parts.append("OpenBLAS %s" % blas["version"])
+    if library:
+        parts.append("(%s)" % library.rsplit("/", 1)[-1])
+    elif blas.get("linked"):
+        parts.append(str(blas.get("ldflags")))
+    return "%s: %s" % ("linked" if blas.get("linked") else "NumPy C API", " ".join(parts) or "?")
+
+
 def data_format_label(data_format):
     return DATA_FORMAT_LABELS.get(data_format, str(data_format))
 

@@ -61,6 +61,7 @@ TELL_APART = (
     Column("Steps/Epoch", _field("steps_per_epoch")),
     Column("Keras Version", _field("keras_version")),
     Column("Backend Version", _field("backend_version")),
+    Column("BLAS", _field("blas")),
     # Its first 12 hex digits: runs of a changed network are not repeats of the old one.
     Column("Workload Digest", _field("workload_digest", lambda digest: digest[7:19])),
 )

@@ -137,7 +137,11 @@ FIELDS = tuple(
        (("metrics", "energy", "source"), _string, OPTIONAL),
        # Each epoch's samples and seconds: the significance test's samples.
        (("samples", "epochs", "*", "samples"), _real(0), OPTIONAL),
-       (("samples", "epochs", "*", "seconds"), _real(0), OPTIONAL)]
+       (("samples", "epochs", "*", "seconds"), _real(0), OPTIONAL),
+       # Theano's BLAS (harness/backends/theano_blas.py); other records have none.
+       (("environment", "blas", "linked"), _bool, OPTIONAL)]
+    + [(("environment", "blas", name), _string, OPTIONAL)
+       for name in ("ldflags", "library", "version")]
     + [(("metrics", "phases", name), _real(0), OPTIONAL) for name in PHASES])
 
 

@@ -15,7 +15,7 @@ import statistics
 from collections import namedtuple
 
 from harness import significance
-from harness.collector.labels import PHASES
+from harness.collector.labels import PHASES, blas_label
 from harness.collector.records import (
     ENVIRONMENT_IDENTITY, CollectError, at, fast_decoder, is_number, read, result_paths)
 from harness.schema import SchemaError
@@ -34,6 +34,8 @@ IGNORED_CONFIG = ("run_id", "out", "seed", "data_dir", "data_provenance", "data_
                   "per_device_batch", "process_id", "coordinator", "calibration")
 # The identity's field that holds the record's workload.digest.
 WORKLOAD_DIGEST = "workload_digest"
+# The identity's field that labels Theano's BLAS (environment.blas); other records have none.
+BLAS = "blas"
 # Below this many files a pool costs more than it saves.
 PARALLEL_FROM = 1000
 CHUNK = 200
@@ -66,6 +68,9 @@ def configuration(record):
         identity[name] = environment.get(name)
     # A changed network is another configuration, never a repeat of the old one.
     identity[WORKLOAD_DIGEST] = at(record, "workload", "digest")
+    # Theano's BLAS, linked or through NumPy's C API: a run on one repeats none on the other.
+    if isinstance(environment.get("blas"), dict):
+        identity[BLAS] = blas_label(environment["blas"])
     return identity
 
 

@@ -85,6 +85,9 @@ def blocks(groups, failures):
     # a busy machine rank nothing, and the row says so.
     columns += [Column(c.header, lambda row, c=c: c.cell(row.group) if row.group else "")
                 for c in stability_columns(groups)]
+    # Theano's BLAS, where Theano rows differ in it (linked, or NumPy's C API).
+    if len({row.identity.get("blas") for row in rows if row.identity.get("blas")}) > 1:
+        columns.insert(1, _field("BLAS", "blas"))
     if any(g.runs > 1 for g in groups):  # the median over repeats: say over how many
         columns.insert(2, Column("Runs", lambda row: str(row.group.runs) if row.group else ""))
     return [Heading(3, "VGG16 (the seed's table)"), NOTE,

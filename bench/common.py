@@ -46,11 +46,13 @@ def child_environment():
     return dict(os.environ, PYTHONUNBUFFERED="1", BENCH_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="2")
 
 
-def run_harness(args):
-    """`python -m harness ARGS` in a fresh process; returns the records it wrote."""
+def run_harness(args, variables=None):
+    """`python -m harness ARGS` in a fresh process, with the environment `variables` added;
+    returns the records it wrote."""
     with tempfile.TemporaryDirectory() as out:
         command = [sys.executable, "-m", "harness"] + [str(a) for a in args] + ["--out", out]
-        proc = subprocess.run(command, cwd=ROOT, env=child_environment(), stderr=subprocess.PIPE,
+        proc = subprocess.run(command, cwd=ROOT, env=dict(child_environment(), **(variables or {})),
+                              stderr=subprocess.PIPE,
                               stdout=subprocess.DEVNULL, universal_newlines=True)
         records = [schema.read(path) for path in sorted(glob.glob(os.path.join(out, "*.json")))]
     failed = [r for r in records if r["status"] != "ok"]

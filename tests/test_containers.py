@@ -191,6 +191,9 @@ def test_image_builds_and_runs_mlp_through_compose(service, engine, image, folde
         assert record["config"]["backend"] == service.split("-")[0]
         others = set().union(*FRAMEWORKS.values()) - FRAMEWORKS[service]
         assert not others & {canonicalize_name(p) for p in record["environment"]["packages"]}
+    if service == "theano-py311":  # linked to the OpenBLAS the image installs, not NumPy's C API
+        blas = record["environment"]["blas"]
+        assert blas["linked"] and blas["library"].startswith("/usr/lib/x86_64-linux-gnu/"), blas
 
 
 def assert_ok_naming_its_image(record, service, name):

@@ -2,8 +2,11 @@
 builds (keras-mxnet on MXNet 1.9.1, Keras 2.1.5 on Theano, and the seed's own MXNet
 1.1.0), and the Keras 2 logic that needs no framework (TensorFlow 1.x, CNTK, the shims)."""
 import collections.abc
+import glob
 import os
+import re
 import subprocess
+import sys
 import types
 import warnings
 
@@ -12,9 +15,12 @@ import pytest
 
 from conftest import REPO, harness, only_result
 from harness import backends
-from harness.backends import keras2, legacy
+from harness.backends import keras2, legacy, theano_blas
 from harness.models import Recipe
 from test_runs import TINY, assert_counts_add_up, assert_stopped_at_a_step_end
+
+sys.path.insert(0, os.path.join(REPO, "docker"))
+import engine as docker_engine  # noqa: E402
 
 # One pytest worker runs this file: Theano's compile cache (~/.theano) is not safe for two
 # processes compiling into it at once (a cold cache failed on `assert key not in self.keys`).
@@ -26,6 +32,17 @@ ENVS = {
     "theano": (".venv-theano", "theano", "keras"),
     "mxnet110": (".venv-mxnet110", "mxnet", "keras-mxnet"),
 }
+
+
+@pytest.fixture(scope="module", autouse=True)
+def system_openblas():
+    """Debian's OpenBLAS, which the Theano runs here link (theano_blas's first choice, and
+    what the README tells a user to install): installed where missing, as root."""
+    if not theano_blas.system_openblas():
+        if os.getuid() != 0:
+            pytest.fail("no system OpenBLAS: run `%s` as root" % theano_blas.INSTALL_HINT)
+        docker_engine.apt_install(["libopenblas-dev"])
+    return theano_blas.system_openblas()[0]
 
 
 def python_of(env):
@@ -111,6 +128,10 @@ def assert_describes_its_stack(record, env):
     # keras-mxnet 2.1.6.1 says 2.1.6: the fork's patch releases keep Keras's version.
     assert environment["packages"][keras_package].startswith(environment["keras_version"])
     assert environment["devices"] and environment["cuda"] is None
+    if backend == "theano":  # linked to the system's OpenBLAS, not on NumPy's C API
+        blas = environment["blas"]
+        assert blas["linked"] and blas["library"].startswith("/usr/lib/"), blas
+        assert blas["version"] and blas["note"] is None, blas
 
 
 def test_mxnet_runs_channels_last_when_asked(tmp_path):
@@ -159,10 +180,20 @@ def test_the_seeds_mxnet_1_1_runs_the_mlp(tmp_path, extra):
 
 # --- the shims: applied where needed (see SHIMS_NEEDED), and only there ---
 
-def test_a_theano_blas_setting_of_the_user_is_kept(tmp_path):
-    record = run_in("theano", tmp_path, "mlp", "--inference",
-                    environ={"THEANO_FLAGS": "blas.ldflags="})
+def test_theano_on_numpy_s_c_api_says_so_on_its_summary_line(tmp_path):
+    """The user's empty blas.ldflags is kept: Theano goes through NumPy's C API, and the
+    result and the summary line say so, with what to install."""
+    proc = harness("mlp", "--inference", "--backend", "theano", "--out", tmp_path / "out",
+                   *TINY, python=python_of("theano"), env={"THEANO_FLAGS": "blas.ldflags="})
+    record = only_result(tmp_path / "out", proc)
+    assert record["status"] == "ok", record["error"] or proc.stderr
     assert record["environment"]["legacy_shims"] == ["collections-abc-aliases", "theano-python-scan"]
+    blas = record["environment"]["blas"]
+    assert (blas["ldflags"], blas["linked"]) == ("", False)
+    assert "numpy.libs" in blas["library"] and blas["version"], blas  # NumPy's own OpenBLAS
+    summary = proc.stderr.strip().splitlines()[-1]
+    assert summary.startswith("mlp theano: ") and blas["note"] in summary
+    assert "NumPy's C-API BLAS" in blas["note"] and "apt-get install libopenblas-dev" in blas["note"]
 
 
 def test_a_keras_json_of_another_keras_cannot_break_keras_2(tmp_path):
@@ -204,6 +235,37 @@ def test_theano_blas_flags_keep_what_the_user_set(tmp_path):
     assert legacy.theano_blas_ldflags(given) is False
     assert given["THEANO_FLAGS"] == "floatX=float32,blas.ldflags=-lblas"
     assert legacy.theano_blas_ldflags({"THEANORC": str(theanorc)}) is False
+
+
+def test_theano_blas_flags_link_the_first_openblas_theano_can_call(tmp_path, system_openblas):
+    site = os.path.dirname(os.path.dirname(np.__file__))
+    # This NumPy's and SciPy's wheels bundle OpenBLAS with suffixed or prefixed names
+    # (sgemm_64_, scipy_sgemm_): Theano's C code, which calls sgemm_, cannot use them.
+    renamed = glob.glob(os.path.join(site, "numpy.libs", "*openblas*.so")) + \
+        glob.glob(os.path.join(site, "scipy.libs", "*openblas*.so"))
+    assert renamed and not any(theano_blas.callable_by_theano(p) for p in renamed)
+    assert theano_blas.find_ldflags(renamed + [str(tmp_path / "none.so")]) == ""
+    folder, name = os.path.split(system_openblas)
+    assert theano_blas.find_ldflags(renamed + [system_openblas]) == theano_blas.ldflags_of(
+        system_openblas) == "-L%s -l%s" % (folder, name[3:-3])  # libopenblas.so: -lopenblas
+    assert theano_blas.ldflags_of("/opt/lib/libopenblas.so.0") == "-L/opt/lib -l:libopenblas.so.0"
+    assert theano_blas.find_ldflags(["/a,b/libopenblas.so", "/a b/libopenblas.so"]) == ""
+    # The shim, where Theano's NumPy has no BLAS flags to give: the system's OpenBLAS first.
+    out = python_code("theano", "from harness.backends import legacy\n"
+                      "given = {'THEANO_FLAGS': 'floatX=float32', 'THEANORC': '/none'}\n"
+                      "print(legacy.theano_blas_ldflags(given), given['THEANO_FLAGS'])")
+    assert out.strip() == "True floatX=float32,blas.ldflags=" + theano_blas.ldflags_of(
+        system_openblas)
+
+
+def test_theano_s_blas_is_described_from_its_flags():
+    linked = theano_blas.describe("-L/usr/local/lib -lopenblas -lopenblas")  # Theano's own search
+    assert linked["linked"] and os.path.realpath(linked["library"]) == linked["library"]
+    assert re.match(r"\d+\.\d+", linked["version"]) and linked["config"].startswith("OpenBLAS ")
+    assert theano_blas.describe("-lopenblas")["library"] == linked["library"]
+    numpy_s = theano_blas.describe("")  # this process's NumPy's (scipy-openblas64's names)
+    assert not numpy_s["linked"] and "numpy.libs" in numpy_s["library"] and numpy_s["version"]
+    assert theano_blas.describe("-lno_such_blas")["library"] is None
 
 
 def test_theano_python_scan_only_without_the_header(tmp_path):

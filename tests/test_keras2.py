@@ -250,6 +250,12 @@ def test_theano_blas_flags_link_the_first_openblas_theano_can_call(tmp_path, sys
         system_openblas) == "-L%s -l%s" % (folder, name[3:-3])  # libopenblas.so: -lopenblas
     assert theano_blas.ldflags_of("/opt/lib/libopenblas.so.0") == "-L/opt/lib -l:libopenblas.so.0"
     assert theano_blas.find_ldflags(["/a,b/libopenblas.so", "/a b/libopenblas.so"]) == ""
+    # SciPy 1.11's wheel (.venv-theano's) bundles one with the plain names: the second choice.
+    python_of("theano")
+    plain = glob.glob(os.path.join(REPO, ".venv-theano", "lib", "python3*", "site-packages",
+                                   "scipy.libs", "*openblas*.so"))
+    assert len(plain) == 1 and theano_blas.find_ldflags(renamed + plain) == \
+        theano_blas.ldflags_of(plain[0])
     # The shim, where Theano's NumPy has no BLAS flags to give: the system's OpenBLAS first.
     out = python_code("theano", "from harness.backends import legacy\n"
                       "given = {'THEANO_FLAGS': 'floatX=float32', 'THEANORC': '/none'}\n"

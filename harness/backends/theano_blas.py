@@ -3,13 +3,13 @@ described for the result.
 
 Theano 1.0.5 calls BLAS one of two ways: linked against the library that
 `blas.ldflags` names, or, where those flags are empty, through the BLAS functions
-NumPy exports in its C API, which costs a CNN a third of its speed or more
-(docs/performance.md, "Theano's BLAS"). Theano's own search for the flags reads
+NumPy exports in its C API, which cost the CNN 13 to 48% of its speed in our
+measurements (docs/performance.md, "Theano's BLAS"). Theano's own search for the flags reads
 numpy.distutils' build configuration, which today's NumPy no longer has, so the
 harness searches itself: the system's OpenBLAS (Debian's libopenblas-dev), else one
-that a wheel bundles with the plain Fortran names Theano calls (SciPy's wheels up to
-1.12 do; NumPy's wheels suffix theirs with 64_, the scipy-openblas wheels prefix
-theirs with scipy_). Imports no framework.
+that a wheel bundles with the plain Fortran names Theano calls (SciPy 1.11's does;
+NumPy's wheels suffix theirs with 64_, the scipy-openblas wheels that newer SciPy and
+NumPy use prefix theirs with scipy_). Imports no framework.
 """
 import ctypes
 import glob

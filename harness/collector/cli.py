@@ -55,6 +55,12 @@ def _compare_parser():
     parser.add_argument("new", help="results folder")
     parser.add_argument("--factor", type=float, default=compare.DEFAULT_FACTOR,
                         help="smallest ratio worth reporting (default %(default)s)")
+    parser.add_argument("--ignore", type=lambda text: [f for f in text.split(",") if f],
+                        default=[], metavar="FIELD,...",
+                        help="fields not matched, so that a configuration stands for one that "
+                             "differs in them (say dataset: a synthetic run against a published "
+                             "CIFAR-10 row); they are shown side by side. Any of: %s"
+                             % ", ".join(compare.MATCH_FIELDS))
     parser.add_argument("--format", dest="output_format", choices=("md", "json"), default="md")
     return parser
 
@@ -63,7 +69,7 @@ def compare_main(argv):
     args = _compare_parser().parse_args(argv)
     try:
         text, status, skipped = compare.compare(args.baseline, args.new, args.factor,
-                                                args.output_format)
+                                                args.output_format, args.ignore)
     except CollectError as error:
         sys.stderr.write("collect compare: %s\n" % error)
         return 2

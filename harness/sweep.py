@@ -170,7 +170,7 @@ def spread(records):
         return line + ": too few to measure a spread"
     figures = timing.stats(speeds)
     return line + ": median %.1f, min %.1f, max %.1f, coefficient of variation %.2f%%" % (
-        figures["median"], figures["min"], figures["max"], 100.0 * figures["stdev"] / figures["mean"])
+        figures["median"], figures["min"], figures["max"], _cv(speeds))
 
 
 def run_one(model, backend, options, out, timeout):
@@ -260,7 +260,8 @@ def table(records):
             epoch_cvs = [cv for cv in epoch_cvs if cv is not None]
             process_cv = _cv(own)
             comparison = versus.get(backend)
-            first = [m["warmup"]["first_epoch_s"] for m in metrics if m["warmup"]["first_epoch_s"]]
+            first = [m["warmup"]["first_epoch_s"] for m in metrics
+                     if m["warmup"]["first_epoch_s"]]
             losses = [m["loss"] for m in metrics if m["loss"] is not None]
             rows.append((model, backend, "ok", processes, "%.0f" % _median(own),
                          "\u00b1 %.1f" % _median(epoch_cvs) if epoch_cvs else "",

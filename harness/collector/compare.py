@@ -26,9 +26,8 @@ import os
 from collections import OrderedDict, namedtuple
 
 from harness import significance
-from harness.collector import published
+from harness.collector import labels, published
 from harness.collector.groups import collapse, failures_of, identities_of, unprofiled
-from harness.collector import labels
 from harness.collector.labels import backend_label, error_text, workload_label
 from harness.collector.layout import Heading, Table
 from harness.collector.records import CollectError
@@ -132,14 +131,13 @@ def lines(baseline, new, factor, unmatched=()):
         for key in keys:
             matched.add(key)
             compared.append((before, new[key]))
-    # The significance tests of all the pairs, run together (one scipy call per sample size).
+    # The significance tests of all the pairs, run together (one call of scipy's).
     tested = [one for one in compared if not isinstance(one, Line) and _needs_test(*one)]
     comparisons = iter(significance.compare_all(
         [(before.samples, after.samples) for before, after in tested]))
     result = [one if isinstance(one, Line) else _line(
-        one[0], one[1], factor, next(comparisons) if _needs_test(*one) else None)._replace(
-            differs=_differs(one[0], one[1], shown))
-        for one in compared]
+        one[0], one[1], factor, next(comparisons) if _needs_test(*one) else None,
+        _differs(one[0], one[1], shown)) for one in compared]
     result += [Line(side.identity, None, side, None, None, None, "only in new", "")
                for key, side in new.items() if key not in matched]
     return result
@@ -147,12 +145,12 @@ def lines(baseline, new, factor, unmatched=()):
 
 def _differs(before, after, fields):
     """'field: baseline / new' for each of `fields` in which the two sides differ."""
-    return "; ".join("%s: %s / %s" % (name, _stated(before.identity.get(name)),
-                                       _stated(after.identity.get(name)))
+    return "; ".join("%s: %s / %s" % (name, _or_not_stated(before.identity.get(name)),
+                                       _or_not_stated(after.identity.get(name)))
                      for name in fields if before.identity.get(name) != after.identity.get(name))
 
 
-def _stated(value):
+def _or_not_stated(value):
     return labels.NOT_STATED if value is None else value
 
 
@@ -162,30 +160,31 @@ def _needs_test(before, after):
         and len((before.digests | after.digests) - {None}) <= 1
 
 
-def _line(before, after, factor, comparison):
-    """The Line of two matched sides; `comparison`: their test where _needs_test."""
+def _line(before, after, factor, comparison, differs):
+    """The Line of two matched sides; `comparison`: their test where _needs_test;
+    `differs`: _differs's text."""
     identity = dict(before.identity) if before.published else dict(after.identity)
     identity.update((k, v) for k, v in after.identity.items() if identity.get(k) is None)
     if after.error is not None:
         mark = "failed now" if before.error is None else "failed in both"
-        return Line(identity, before, after, None, None, None, mark, "")
+        return Line(identity, before, after, None, None, None, mark, differs)
     if before.error is not None:
-        return Line(identity, before, after, None, None, None, "only in new", "")
+        return Line(identity, before, after, None, None, None, "only in new", differs)
     if before.speed is not None and after.speed:
         ratio, by = after.speed / before.speed, "speed"
     else:  # a published RNN cell gives seconds per step: the ratio of step times
         ratio, by = before.step_ms / after.step_ms, "step time"
     digests = (before.digests | after.digests) - {None}
     if len(digests) > 1:
-        return Line(identity, before, after, ratio, by, None, "different workload", "")
+        return Line(identity, before, after, ratio, by, None, "different workload", differs)
     if before.published:
         return Line(identity, before, after, ratio, by, None,
-                    _by_ratio(ratio, factor) + " (untested)", "")
+                    _by_ratio(ratio, factor) + " (untested)", differs)
     if comparison.why:
         mark = "%s (%s)" % (_by_ratio(ratio, factor), significance.untested_text(comparison))
     else:
         mark = _by_ratio(ratio, factor) if comparison.significant else "not significant"
-    return Line(identity, before, after, ratio, by, comparison, mark, "")
+    return Line(identity, before, after, ratio, by, comparison, mark, differs)
 
 
 def _by_ratio(ratio, factor):

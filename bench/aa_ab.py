@@ -1,7 +1,7 @@
 """Does `compare` cry wolf, and does it find a real slowdown? A/A and A/B pairs of processes.
 
     python bench/aa_ab.py [--backends jax,torch] [--pairs 20] [--processes 3] [--until 15:15]
-                          [--runs DIR] [--analyze] [--quick]
+                          [--runs DIR] [--first-block N] [--analyze] [--quick]
 
 Per backend, each block runs the mlp with default settings (the several-process
 defaults: `--min-seconds 5`, as `sweep` runs it) as three sides of --processes fresh
@@ -56,7 +56,7 @@ def run_process(backend, side, folder, sizes, log):
 def collect(args, sizes):
     """Run blocks, backend after backend, until --pairs blocks each or --until."""
     log = os.path.join(args.runs, "processes.jsonl")
-    for block in range(args.pairs):
+    for block in range(args.first_block, args.first_block + args.pairs):
         for backend in args.backends:
             if args.until and time.time() > args.until:
                 return
@@ -133,6 +133,9 @@ def main():
     options.add_argument("--until", help="HH:MM (UTC): start no block after it")
     options.add_argument("--runs", help="folder of the raw result files (default: a new one "
                                         "under /tmp)")
+    options.add_argument("--first-block", type=int, default=0,
+                         help="number the blocks from this one: a second bench at once into the "
+                              "same --runs (default: 0)")
     options.add_argument("--analyze", action="store_true",
                          help="only judge the pairs already in --runs")
     args = common.parse(options)

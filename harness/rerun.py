@@ -9,10 +9,17 @@ machine it ran on. Before it starts it lists what differs from the recorded envi
 driver, image, git commit, the variables that change a backend). It refuses (exit 2) when
 the workload itself changed (harness.workload_digest: the model's, recipe's or data
 generator's code) unless --force, since the comparison would then not be of the same
-network. It ends with `collect compare` of the original against the new runs, matched
-whatever the instance label. Exit status: 2 refused or unusable, 1 when a new run failed
-or is significantly slower beyond the factor, else 0.
+network. It runs the configuration in several fresh processes (--repeat, default 3 as
+the sweep's) and ends with `collect compare` of the original against the new runs,
+matched whatever the instance label. Significance is judged between processes
+(harness.significance): the original side is the recorded run with the other processes
+of its repeat group found beside it (a sweep's or --repeat's); a lone original is one
+process, and the comparison then says "untested: 1 vs N processes" and never fails.
+Exit status: 2 refused or unusable, 1 when a new run failed or is significantly slower
+beyond the factor, else 0.
 """
+import glob
+import os
 import sys
 
 from harness import environment, schema, spec as specs, workload_digest
@@ -40,8 +47,8 @@ def add_parser(commands):
                                             "compare with it",
                               description=__doc__.split("\n\n")[1].replace("\n", " "))
     sub.add_argument("result", help="a result file (RESULT.json)")
-    sub.add_argument("--repeat", type=int, default=1,
-                     help="runs, each in a fresh process (default: 1)")
+    sub.add_argument("--repeat", type=int,
+                     help="runs, each in a fresh process (default: 3, or $BENCH_PROCESSES)")
     sub.add_argument("--out", default=specs.DEFAULTS["out"],
                      help="folder the new result files go to (default: results)")
     sub.add_argument("--force", action="store_true",
@@ -57,7 +64,7 @@ def main(args):
         record = schema.read(args.result)
     except (schema.SchemaError, OSError) as error:
         raise UsageError("%s: %s" % (args.result, error))
-    if args.repeat < 1:
+    if args.repeat is not None and args.repeat < 1:
         raise UsageError("--repeat must be at least 1")
     config = record["config"]
     model, backend = config.get("model"), config.get("backend")
@@ -79,9 +86,11 @@ def main(args):
             raise UsageError("the workload's code changed (%s); the comparison would not be "
                              "of the same network: --force runs it anyway" % ", ".join(changed))
     from harness import sweep  # the runs' own processes; nothing here imports a framework
-    new = sweep.run_repeats(model, backend, dict(options, out=args.out, repeat=args.repeat),
-                            args.out, timeout=None)
-    text, status = comparison(record, new, args.result, args.out, args.factor)
+    new = sweep.run_rounds([(model, backend)], sweep.several_processes(
+        dict(options, out=args.out, repeat=args.repeat)), args.out, timeout=None)
+    original = group_of(args.result, record)
+    _say("  the original: %d process(es) of its repeat group" % len(original))
+    text, status = comparison(original, new, args.result, args.out, args.factor)
     sys.stdout.write(text)
     failed = any(one["status"] not in ("ok", "skipped") for one in new)
     return 1 if failed else status
@@ -154,13 +163,32 @@ def workload_changes(record):
     return workload_digest.changed(recorded, current) or ["(the digest's form)"]
 
 
+def group_of(path, record):
+    """The recorded run and the other processes of its repeat group (config.repeat_group)
+    among the result files beside it: the original side of the comparison."""
+    group = record["config"].get("repeat_group")
+    if not group:
+        return [record]
+    members = [record]
+    for other in glob.glob(os.path.join(os.path.dirname(os.path.abspath(path)), "*.json")):
+        if os.path.samefile(other, path):
+            continue
+        try:
+            one = schema.read(other)
+        except (schema.SchemaError, OSError):
+            continue
+        if one.get("config", {}).get("repeat_group") == group:
+            members.append(one)
+    return members
+
+
 def comparison(original, new, original_name, new_name, factor):
-    """(Markdown, exit status) of the original record against the new ones, matched on
+    """(Markdown, exit status) of the original records against the new ones, matched on
     everything but the instance label."""
     from harness.collector import compare, records, runs
     fields = tuple(name for name in compare.MATCH_FIELDS if name != "instance")
     sides = []
-    for some in ([original], new):
+    for some in (original, new):
         summaries = []
         for one in some:
             try:

@@ -7,9 +7,18 @@ kill must not take the other runs with it: so every run is a fresh
 `--repeat N` runs a configuration N times this way (a fresh process also
 draws a fresh memory layout and thread placement, which one process's epochs
 do not), and reports how far the repeats' speeds spread.
+
+A sweep runs every configuration in several processes (3 unless --repeat or
+$BENCH_PROCESSES says otherwise), since significance is judged between processes
+(harness.significance), and interleaves them as asv's rounds do: round 1 runs every
+configuration once, round 2 again, and so on, so that a slow spell of the machine
+falls on every configuration alike instead of on one configuration's processes. With
+several processes a run measures 5 s (not 10) unless --min-seconds or
+$BENCH_MIN_SECONDS says otherwise: the processes, not one long run, give the spread.
 """
 import glob
 import os
+from collections import OrderedDict
 import signal
 import subprocess
 import sys
@@ -19,9 +28,13 @@ import time
 from harness import backends, environment, schema, significance, stopping, timing
 from harness.collector.cli import report_note
 from harness.options import all_options, dest
-from harness.spec import BACKENDS, KERAS3_BACKENDS, WORKLOADS, UsageError, make_spec
+from harness.spec import (
+    BACKENDS, ENVIRONMENT_DEFAULTS, KERAS3_BACKENDS, WORKLOADS, UsageError, make_spec)
 
 _LAST_LINES = 20  # of a dead run's stderr, kept in the result written for it
+PROCESSES = 3  # a sweep's and rerun's processes per configuration (README: why 3)
+PROCESSES_VARIABLE = "BENCH_PROCESSES"  # replaces PROCESSES where --repeat is not given
+PROCESS_MIN_SECONDS = 5.0  # each of several processes measures this long at least
 
 
 def main(args, options):
@@ -33,17 +46,15 @@ def main(args, options):
         raise UsageError("not installed in this environment: %s" % (", ".join(missing) or
                                                                    ", ".join(KERAS3_BACKENDS)))
     models = _names(args.models, WORKLOADS, "model")
+    options = several_processes(options)
     out = options.get("out", "results")
     plan = [(m, b) for m in models for b in chosen]
     if args.shard:
         plan = shard(plan, *parse_shard(args.shard))
     for model, backend in plan:  # a usage error stops the sweep before its first run
         make_spec(model=model, backend=backend, **options)
-    records = []
     started = time.time()
-    for number, (model, backend) in enumerate(plan, 1):
-        _say("[%d/%d] %s on %s" % (number, len(plan), model, backend))
-        records += run_repeats(model, backend, options, out, args.timeout)
+    records = run_rounds(plan, options, out, args.timeout)
     _say("sweep finished in %.0f s; results in %s" % (time.time() - started, out))
     sys.stdout.write(table(records))
     _say(report_note(out))  # the folder's HTML report: tables, charts, every run's details
@@ -71,9 +82,23 @@ def shard(plan, index, count):
     return plan[index::count]
 
 
+def several_processes(options):
+    """`options` with a sweep's or rerun's defaults: --repeat, else $BENCH_PROCESSES, else
+    PROCESSES processes per configuration; where several run and neither --min-seconds
+    nor $BENCH_MIN_SECONDS is given, PROCESS_MIN_SECONDS measured in each."""
+    options = dict(options)
+    if options.get("repeat") is None:
+        options["repeat"] = int(os.environ.get(PROCESSES_VARIABLE) or PROCESSES)
+    if options["repeat"] > 1 and options.get("min_seconds") is None \
+            and not os.environ.get(ENVIRONMENT_DEFAULTS["min_seconds"]):
+        options["min_seconds"] = PROCESS_MIN_SECONDS
+    return options
+
+
 def repeat(model, backend, options):
     """`python -m harness MODEL --repeat N`: exit code 0 when no repeat failed."""
-    records = run_repeats(model, backend, options, options.get("out", "results"), timeout=None)
+    records = run_rounds([(model, backend)], options, options.get("out", "results"),
+                         timeout=None)
     return 0 if all(_succeeded(r) for r in records) else 1
 
 
@@ -104,21 +129,30 @@ def child_command(model, backend, options, run_id):
     return command
 
 
-def run_repeats(model, backend, options, out, timeout):
-    """Run one configuration `options["repeat"]` times (default once), each in its own
-    process; with repeats, say how each went and how far their speeds spread."""
+def run_rounds(plan, options, out, timeout):
+    """Run each (model, backend) of `plan` `options["repeat"]` times (default once), each run
+    in its own process, in rounds: every configuration once, then every one again. With
+    repeats, each configuration's runs share a repeat group, and each run's outcome and
+    each configuration's spread are said. Returns the records, configuration by
+    configuration."""
     count = options.get("repeat") or 1
-    if count == 1:
-        return [run_one(model, backend, options, out, timeout)]
-    group = schema.new_run_id()
-    records = []
+    groups = [schema.new_run_id() for _ in plan]
+    records = [[] for _ in plan]
     for index in range(count):
-        record = run_one(model, backend, dict(options, repeat_index=index, repeat_group=group),
-                         out, timeout)
-        records.append(record)
-        _say("repeat %d/%d of %s on %s: %s" % (index + 1, count, model, backend, _outcome(record)))
-    _say(spread(records))
-    return records
+        for number, (model, backend) in enumerate(plan):
+            _say("[%s%d/%d] %s on %s" % ("round %d/%d, " % (index + 1, count) if count > 1
+                                         else "", number + 1, len(plan), model, backend))
+            own = dict(options, repeat_index=index, repeat_group=groups[number]) \
+                if count > 1 else options
+            record = run_one(model, backend, own, out, timeout)
+            records[number].append(record)
+            if count > 1:
+                _say("repeat %d/%d of %s on %s: %s" % (index + 1, count, model, backend,
+                                                       _outcome(record)))
+    if count > 1:
+        for (model, backend), runs in zip(plan, records):
+            _say("%s on %s: %s" % (model, backend, spread(runs)))
+    return [record for runs in records for record in runs]
 
 
 def _outcome(record):
@@ -139,7 +173,7 @@ def spread(records):
         return line + ": too few to measure a spread"
     figures = timing.stats(speeds)
     return line + ": median %.1f, min %.1f, max %.1f, coefficient of variation %.2f%%" % (
-        figures["median"], figures["min"], figures["max"], 100.0 * figures["stdev"] / figures["mean"])
+        figures["median"], figures["min"], figures["max"], _cv(speeds))
 
 
 def run_one(model, backend, options, out, timeout):
@@ -210,58 +244,90 @@ def _write_for_dead_run(model, backend, options, out, run_id, command, returncod
 
 
 def table(records):
-    """A plain-text comparison: per workload, each backend's speed, its spread over the
-    measured epochs, its ratio to the fastest (with "≈" where the difference is not
-    significant, see harness.significance) and its stability verdict."""
-    header = ("model", "backend", "status", "samples/s", "\u00b1 CV%", "vs best", "p", "ms/step",
-              "1st epoch s", "loss", "stability")
+    """A plain-text comparison, one row per configuration (model and backend): its processes,
+    the median of their median speeds, the epochs' and the processes' spread, the ratio to
+    the fastest with the test of harness.significance over the processes ("≈" where the
+    difference is not significant or untested), and the stability verdict, which also
+    judges the spread between processes."""
+    header = ("model", "backend", "status", "processes", "samples/s", "\u00b1 CV%", "proc CV%",
+              "vs best", "p [95% CI]", "ms/step", "1st epoch s", "loss", "stability")
     rows, comparisons = [], []
     for model in sorted({r["config"]["model"] for r in records}, key=list(WORKLOADS).index):
-        group = [r for r in records if r["config"]["model"] == model]
-        runs = {}  # backend: its ok runs as (median speed, epoch speeds)
-        for r in group:
-            if r["status"] == "ok":
-                runs.setdefault(r["config"]["backend"], []).append(
-                    (_speed(r), significance.epoch_speeds((r.get("samples") or {}).get("epochs"),
-                                                          r["metrics"]["measured"]["epochs"])))
-        best = max(group, key=_speed)
-        versus = {backend: significance.compare_runs(own, runs[best["config"]["backend"]])
-                  for backend, own in runs.items() if backend != best["config"]["backend"]}
+        configurations = OrderedDict()  # backend: its records
+        for r in records:
+            if r["config"]["model"] == model:
+                configurations.setdefault(r["config"]["backend"], []).append(r)
+        speeds = {backend: [_speed(r) for r in runs if r["status"] == "ok"]
+                  for backend, runs in configurations.items()}
+        order = sorted(configurations, key=lambda b: -_median(speeds[b]) if speeds[b] else 1)
+        best = order[0]
+        versus = {backend: significance.compare(speeds[best], speeds[backend])
+                  for backend in order[1:] if speeds[backend] and speeds[best]}
         comparisons += list(versus.values())
-        for r in sorted(group, key=_speed, reverse=True):
-            m = r["metrics"]
-            if r["status"] != "ok":
-                rows.append((model, r["config"]["backend"], r["status"],
-                             r["error"]["message"].splitlines()[0][:60] if r["error"]["message"] else "",
-                             "", "", "", "", "", "", ""))
+        for backend in order:
+            runs, own = configurations[backend], speeds[backend]
+            ok = [r for r in runs if r["status"] == "ok"]
+            processes = "%d" % len(runs) if len(ok) == len(runs) else "%d of %d ok" % (
+                len(ok), len(runs))
+            if not ok:
+                message = ((runs[-1]["error"] or {}).get("message") or "").splitlines()
+                rows.append((model, backend, runs[-1]["status"], processes,
+                             message[0][:60] if message else "") + ("",) * 8)
                 continue
-            stable = m.get("stability") or {}
-            cv = stable.get("cv_pct")
-            versus_best = versus.get(r["config"]["backend"])
-            rows.append((model, r["config"]["backend"], "ok", "%.0f" % m["throughput"]["median"],
-                         "\u00b1 %.1f" % cv if cv is not None else "",
-                         significance.mark(versus_best) + "%.2f" % (_speed(r) / _speed(best)),
-                         significance.p_text(versus_best) if versus_best else "best",
-                         "%.2f" % m["step_ms"]["median"],
-                         "%.2f" % m["warmup"]["first_epoch_s"] if m["warmup"]["first_epoch_s"] else "",
-                         "%.4f" % m["loss"] if m["loss"] is not None else "",
-                         _stability_cell(stable)))
+            metrics = [r["metrics"] for r in ok]
+            epoch_cvs = [(m.get("stability") or {}).get("cv_pct") for m in metrics]
+            epoch_cvs = [cv for cv in epoch_cvs if cv is not None]
+            process_cv = _cv(own)
+            comparison = versus.get(backend)
+            first = [m["warmup"]["first_epoch_s"] for m in metrics
+                     if m["warmup"]["first_epoch_s"]]
+            losses = [m["loss"] for m in metrics if m["loss"] is not None]
+            rows.append((model, backend, "ok", processes, "%.0f" % _median(own),
+                         "\u00b1 %.1f" % _median(epoch_cvs) if epoch_cvs else "",
+                         "%.1f" % process_cv if process_cv is not None else "-",
+                         significance.mark(comparison) + "%.2f" % (
+                             _median(own) / _median(speeds[best])),
+                         significance.p_text(comparison) if comparison else "best",
+                         "%.2f" % _median([m["step_ms"]["median"] for m in metrics]),
+                         "%.2f" % _median(first) if first else "",
+                         "%.4f" % _median(losses) if losses else "",
+                         _stability_cell(metrics, process_cv)))
     widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip()
              for row in [header, tuple("-" * w for w in widths)] + rows]
-    notes = ["\u00b1 CV%: the measured epochs' standard deviation over their mean. "
-             "UNSTABLE marks a run whose figures should not be trusted, with the checks it "
-             "failed (metrics.stability.reasons in its result file says why).",
+    notes = ["samples/s: the median of the processes' median speeds. \u00b1 CV%%: the measured "
+             "epochs' standard deviation over their mean (the median over the processes); "
+             "proc CV%%: the same over the processes' median speeds. UNSTABLE marks a "
+             "configuration whose figures should not be trusted, with the checks it failed "
+             "(metrics.stability.reasons in a result file says why; 'processes': the "
+             "processes' speeds vary by %g%% or more)." % timing.CV_LIMIT_PCT,
              significance.footnote(comparisons)]
     return "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
 
 
-def _stability_cell(stability):
-    if not stability.get("verdict"):
+def _median(values):
+    return timing.stats(values)["median"]
+
+
+def _cv(speeds):
+    """The processes' coefficient of variation in %, or None for fewer than two."""
+    if len(speeds) < 2:
+        return None
+    figures = timing.stats(speeds)
+    return 100.0 * figures["stdev"] / figures["mean"]
+
+
+def _stability_cell(metrics, process_cv):
+    """'stable', or 'UNSTABLE: ' and the checks some process failed, with 'processes' where
+    the processes' speeds spread by timing.CV_LIMIT_PCT or more."""
+    verdicts = [m.get("stability") or {} for m in metrics]
+    if not any(v.get("verdict") for v in verdicts):
         return ""
-    if stability["verdict"] == "stable":
-        return "stable"
-    return "UNSTABLE: " + ", ".join(stability.get("failed") or [])
+    failed = sorted({name for v in verdicts if v.get("verdict") == "unstable"
+                     for name in v.get("failed") or []})
+    if process_cv is not None and process_cv >= timing.CV_LIMIT_PCT:
+        failed.append("processes")
+    return "UNSTABLE: " + ", ".join(failed) if failed else "stable"
 
 
 def _speed(record):

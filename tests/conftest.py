@@ -16,6 +16,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 # (harness.spec.ENVIRONMENT_DEFAULTS; every result records the values it ran with).
 os.environ.setdefault("BENCH_MIN_SECONDS", "0")
 os.environ.setdefault("BENCH_EPOCH_SECONDS", "0")
+# One process per configuration in sweeps and reruns (their default is 3, harness.sweep),
+# unless a test asks for more.
+os.environ.setdefault("BENCH_PROCESSES", "1")
 from harness import backends, schema  # noqa: E402
 from harness.spec import KERAS3_BACKENDS  # noqa: E402
 

@@ -129,3 +129,16 @@ def test_vgg16_seed_prints_the_seeds_table_with_the_systems_it_ran(tmp_path):
     assert rows["JAX (jax.jit)"].endswith(" ms")
     assert rows["Keras (Theano backend)"] == "not run"
     assert rows["TensorFlow NHWC with XLA"] == "not run"
+
+
+def test_aa_ab_judges_identical_and_slowed_processes_with_compare(tmp_path):
+    """One process a side (the bench's smoke run): every pair is untested, so no A/A pair
+    can be marked significant or fail the gate, and no slowdown can be called found."""
+    figures = run_bench(tmp_path, "aa_ab", "--processes", "1", "--runs", tmp_path / "runs")
+    assert figures["pairs"] == 1 and figures["processes_per_side"] == 1
+    (same,), (slowed,) = figures["aa"], figures["ab"]
+    assert same["mark"].endswith("(untested: 1 process a side)") and same["exit"] == 0
+    assert slowed["mark"].endswith("(untested: 1 process a side)") and slowed["ratio"] > 0
+    assert figures["aa_significant"] == figures["aa_gate_failures"] == 0
+    assert figures["ab_slower_found"] == 0 and figures["passed"] is False
+    assert figures["pair_seconds"]["aa"] > 0 and figures["failed_processes"] == 0

@@ -38,15 +38,22 @@ def test_repeat_runs_each_repeat_in_its_own_process(tmp_path):
     assert "coefficient of variation" in last
 
 
-def test_sweep_repeats_each_configuration(tmp_path):
+def test_sweep_repeats_each_configuration_in_interleaved_rounds(tmp_path):
     out = tmp_path / "out"
-    proc = harness("sweep", "--backends", BACKEND, "--models", "mlp", "--repeat", 2, "--out", out,
-                   *TINY)
+    proc = harness("sweep", "--backends", BACKEND, "--models", "mlp,lstm", "--repeat", 2,
+                   "--out", out, *TINY)
     assert proc.returncode == 0, proc.stderr
     records = results(out)
-    assert_one_group_of_repeats(records, 2)
+    for model in ("mlp", "lstm"):
+        assert_one_group_of_repeats([r for r in records if r["config"]["model"] == model], 2)
+    # Round 1 runs every configuration once, round 2 again: mlp, lstm, mlp, lstm.
+    assert [(r["config"]["model"], r["config"]["repeat_index"])
+            for r in sorted(records, key=lambda r: r["started_at"])] == [
+        ("mlp", 0), ("lstm", 0), ("mlp", 1), ("lstm", 1)]
+    assert "[round 2/2, 1/2] mlp on %s" % BACKEND in proc.stderr
     table = proc.stdout.split("\n\n")[0]  # the table, then its footnotes
-    assert len(table.splitlines()) == 2 + 2  # the table lists every repeat
+    rows = table.splitlines()[2:]
+    assert len(rows) == 2 and all(row.split()[2:4] == ["ok", "2"] for row in rows)
 
 
 @pytest.mark.parametrize("args, message", [
@@ -68,8 +75,8 @@ def test_a_killed_repeat_still_leaves_its_result(tmp_path, monkeypatch):
     """Each repeat killed outright (the out-of-memory killer) gets an error result in its group."""
     suicide = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"]
     monkeypatch.setattr(sweep, "child_command", lambda *args: suicide)
-    records = sweep.run_repeats("mlp", BACKEND, {"repeat": 2, "batch_size": 4}, str(tmp_path),
-                                timeout=None)
+    records = sweep.run_rounds([("mlp", BACKEND)], {"repeat": 2, "batch_size": 4},
+                               str(tmp_path), timeout=None)
     assert [r["status"] for r in records] == ["error", "error"]
     assert all("killed by signal 9" in r["error"]["message"] for r in records)
     assert_one_group_of_repeats(records, 2)

@@ -2,11 +2,12 @@
 differs listed, a changed workload refused unless --force, and the comparison at the end."""
 import json
 import os
+import re
 
 import pytest
 
 from conftest import INSTALLED_BACKENDS, harness, only_result, results
-from harness import rerun, workload_digest
+from harness import rerun, schema, workload_digest
 
 BACKEND = "jax" if "jax" in INSTALLED_BACKENDS else INSTALLED_BACKENDS[0]
 TINY = ["--epochs", 2, "--warmup", 1, "--steps-per-epoch", 3, "--batch-size", 4, "--seed", 7]
@@ -75,6 +76,27 @@ def test_rerun_lists_what_differs_runs_the_same_configuration_and_compares(tmp_p
     assert proc.stdout.startswith("# Comparison")
     (row,) = [line for line in proc.stdout.splitlines() if line.startswith("| MLP")]
     assert row.rstrip(" |").endswith("different workload")
+
+
+def test_rerun_tests_its_processes_against_the_originals_repeat_group(tmp_path, original):
+    """The original side is the recorded run and its repeat group's other processes beside
+    it; the new side is --repeat fresh processes: a tested comparison, p and interval."""
+    folder = tmp_path / "original"
+    for index, factor in enumerate((1.0, 0.97, 1.03)):
+        member = json.loads(json.dumps(original))
+        member["run_id"] = member["config"]["run_id"] = "member%d" % index
+        member["config"].update(repeat=3, repeat_index=index, repeat_group="group")
+        member["metrics"]["throughput"]["median"] *= factor
+        schema.write(member, str(folder))
+    (first,) = [path for path in os.listdir(str(folder)) if "member0" in path]
+    out = tmp_path / "new"
+    proc = harness("rerun", folder / first, "--out", out, "--repeat", 2)
+    assert proc.returncode in (0, 1), proc.stderr  # 1: the tiny new runs may be slower
+    assert "the original: 3 process(es) of its repeat group" in proc.stderr
+    assert len(results(out)) == 2 and len({r["config"]["repeat_group"] for r in results(out)}) == 1
+    (row,) = [line for line in proc.stdout.splitlines() if line.startswith("| MLP")]
+    assert re.search(r"\| (0\.\d{3}|1\.000|<0\.001) \[\d+\.\d\d, \d+\.\d\d\] +\|", row), row
+    assert "untested" not in row
 
 
 def test_the_options_leave_out_what_only_places_a_run(original):

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import INSTALLED_BACKENDS, REPO, SHARED_RUNS, harness, only_result, results
-from harness import schema, sweep
+from harness import schema, significance, sweep
 
 TINY = ["--epochs", 2, "--warmup", 1, "--steps-per-epoch", 3, "--batch-size", 4]
 
@@ -249,10 +249,10 @@ def test_sweep_runs_each_backend_in_its_own_process(tmp_path):
     assert len({r["environment"]["env_vars"]["KERAS_BACKEND"] for r in records}) == len(INSTALLED_BACKENDS)
     table, notes = proc.stdout.split("\n\n")  # the table, then its footnotes
     table = table.splitlines()
-    assert table[0].split()[:4] == ["model", "backend", "status", "samples/s"]
+    assert table[0].split()[:5] == ["model", "backend", "status", "processes", "samples/s"]
     assert len(table) == 2 + len(records)
     assert all(" ok " in line for line in table[2:])
-    assert "Mann-Whitney U, two-sided, alpha 0.05" in notes
+    assert significance.TEST in notes and "untested: 1 process a side" in table[3]
     # and it ends by saying where its HTML report is
     assert proc.stderr.rstrip().endswith("report: %s" % (out / "report.html"))
     assert "Backend Comparison" in (out / "report.html").read_text()

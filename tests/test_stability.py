@@ -61,28 +61,45 @@ def test_steps_too_short_for_the_clock_and_other_load_make_it_unstable():
         assert verdict["verdict"] == "stable" and verdict["other_load_cores"] is None
 
 
-def test_the_smallest_p_mann_whitney_can_reach():
-    assert significance.smallest_p(3, 3) == pytest.approx(0.1)
-    assert significance.smallest_p(4, 4) == pytest.approx(2 / 70.0)
-    assert significance.smallest_p(3, 4) == pytest.approx(2 / 35.0)  # still above 0.05
-    assert significance.smallest_p(1, 0) == 1.0
+def test_one_process_a_side_is_untested_and_says_so():
+    """The issue's identical pair: one process each, 23,686 against 21,228 samples/s. Its
+    epochs agreed closely, but one process has no spread between processes to judge
+    against: untested, never significant."""
+    result = significance.compare([23686.0], [21228.0])
+    assert (result.significant, result.p, result.why, result.n) == (None, None, "too few", (1, 1))
+    assert result.ratio == pytest.approx(21228.0 / 23686.0) and result.low is None
+    assert significance.mark(result) == "\u2248 "
+    assert significance.p_text(result) == "untested: 1 process a side"
+    assert significance.p_text(significance.compare([1.0], [2.0, 3.0, 4.0])) == \
+        "untested: 1 vs 3 processes"
+    # unusable speeds (zero, NaN) are not processes
+    assert significance.compare([100.0, 0.0, float("nan")], [90.0, 91.0]).n == (1, 2)
 
 
-def test_too_few_samples_are_not_tested_and_say_so():
-    result = significance.compare([1.0, 2.0, 3.0], [10.0, 11.0, 12.0])
-    assert (result.significant, result.p, result.why, result.n) == (None, None, "too few", (3, 3))
-    assert significance.mark(result) == "\u2248 " and significance.p_text(result) == "too few (3 vs 3)"
-
-
-def test_separated_samples_are_significant_and_overlapping_ones_not():
-    pytest.importorskip("scipy")
-    apart = significance.compare([1.0, 2.0, 3.0, 4.0], [10.0, 11.0, 12.0, 13.0])
-    assert apart.significant and apart.p == pytest.approx(2 / 70.0)
-    assert significance.mark(apart) == "" and significance.p_text(apart) == "0.029"
-    mixed = significance.compare([1.0, 3.0, 5.0, 7.0, 9.0], [2.0, 4.0, 6.0, 8.0, 10.0])
-    assert mixed.significant is False and mixed.p > 0.5 and significance.mark(mixed) == "\u2248 "
-    same = significance.compare([5.0] * 4, [5.0] * 4)
+def test_the_test_is_welchs_on_the_logarithms_with_the_ratios_interval():
+    import numpy
+    from scipy.stats import ttest_ind
+    a, b = [1000.0, 1040.0, 980.0], [880.0, 930.0, 860.0]
+    apart = significance.compare(a, b)
+    reference = ttest_ind(numpy.log(b), numpy.log(a), equal_var=False)
+    assert apart.significant and apart.p == pytest.approx(reference.pvalue) and apart.p > 0.001
+    assert (apart.low, apart.high) == pytest.approx(
+        tuple(numpy.exp(reference.confidence_interval(0.95))))
+    assert apart.ratio == pytest.approx(numpy.exp(numpy.log(b).mean() - numpy.log(a).mean()))
+    assert apart.low < apart.ratio < apart.high < 1.0
+    assert significance.mark(apart) == "" and significance.p_text(apart) == "%.3f [%.2f, %.2f]" % (
+        apart.p, apart.low, apart.high)
+    assert significance.p_text(significance.compare(a, [500.0, 510.0, 495.0])).startswith(
+        "<0.001 [0.4")
+    # Processes 10-20% apart on both sides: the same configuration, not significant.
+    noisy = significance.compare([23686.0, 20100.0, 25900.0], [21228.0, 24800.0, 19900.0])
+    assert noisy.significant is False and noisy.p > 0.5 and noisy.low < 1.0 < noisy.high
+    assert significance.mark(noisy) == "\u2248 "
+    same = significance.compare([5.0] * 3, [5.0] * 3)
     assert same.significant is False and same.p == 1.0
+    # Several tests at once give what each gives alone.
+    together = significance.compare_all([(a, b), ([1.0], [2.0]), (a, a)])
+    assert together[0] == apart and together[1].why == "too few" and together[2].p == 1.0
 
 
 def test_without_scipy_the_comparison_is_unavailable(monkeypatch):
@@ -91,16 +108,8 @@ def test_without_scipy_the_comparison_is_unavailable(monkeypatch):
     monkeypatch.setitem(sys.modules, "scipy.stats", None)
     result = significance.compare([1.0, 2.0, 3.0, 4.0], [10.0, 11.0, 12.0, 13.0])
     assert result.why == "unavailable" and significance.mark(result) == "? "
+    assert significance.p_text(result) == "n/a"
     assert "scipy is not installed" in significance.footnote([result])
-
-
-def test_runs_compare_by_repeats_medians_only_where_both_were_repeated():
-    one = [(100.0, [99.0, 100.0, 101.0])]
-    repeated = [(90.0, [89.0, 90.0]), (91.0, [90.0, 92.0])]
-    assert significance.samples_of(one, repeated) == (
-        [99.0, 100.0, 101.0], [89.0, 90.0, 90.0, 92.0], "epochs")
-    assert significance.samples_of(repeated, repeated)[2] == "repeats"
-    assert significance.compare_runs(repeated, repeated).n == (2, 2)
 
 
 def test_epoch_speeds_are_the_measured_epochs_and_skip_unusable_ones():
@@ -127,33 +136,55 @@ def test_a_real_run_records_its_verdict_and_prints_it(tmp_path):
     assert (" stable (CV " if verdict["verdict"] == "stable" else " UNSTABLE (CV ") in summary
 
 
-def test_the_sweeps_table_shows_spread_significance_and_unstable_rows():
+def test_the_sweeps_table_tests_between_processes_and_judges_their_spread():
     from harness import sweep
     from test_collect import record
+
+    def processes(model, backend, speeds, stability=None, **fields):
+        return [record(model, backend, backend, speed=speed, stability=stability,
+                       repeat=len(speeds), repeat_index=index, repeat_group=model + backend,
+                       **fields)
+                for index, speed in enumerate(speeds)]
+
     unstable = {"verdict": "unstable", "reasons": ["..."], "failed": ["cv", "load"],
                 "cv_pct": 23.04}
     stable = {"verdict": "stable", "reasons": [], "failed": [], "cv_pct": 1.23}
-    records = [
-        record("mlp", "jax", "jax", speed=1000.0, stability=stable,
-               epoch_speeds=[990.0, 1000.0, 1010.0, 1005.0, 995.0]),
-        record("mlp", "torch", "torch", speed=500.0, stability=unstable,
-               epoch_speeds=[490.0, 500.0, 510.0, 505.0, 495.0]),
-        record("mlp", "tensorflow", "tensorflow", speed=998.0, stability=stable,
-               epoch_speeds=[985.0, 998.0, 1012.0, 1003.0, 992.0]),
-        record("cnn", "jax", "jax", speed=300.0, stability=stable),  # 3 epochs each
-        record("cnn", "torch", "torch", speed=290.0, stability=stable),
-        record("cnn", "tensorflow", status="error")]
+    records = (processes("mlp", "jax", [1000.0, 1020.0, 990.0], stable)
+               + processes("mlp", "torch", [500.0, 510.0, 495.0], unstable)
+               # its processes 10-20% apart: not significantly slower, and unstable between them
+               + processes("mlp", "tensorflow", [1100.0, 880.0, 960.0], stable)
+               + [record("cnn", "jax", "jax", speed=300.0, stability=stable),  # one process each
+                  record("cnn", "torch", "torch", speed=290.0, stability=stable),
+                  record("cnn", "tensorflow", status="error")])
     text = sweep.table(records)
     lines = text.splitlines()
-    assert lines[0].split() == ["model", "backend", "status", "samples/s", "\u00b1", "CV%",
-                                "vs", "best", "p", "ms/step", "1st", "epoch", "s", "loss",
-                                "stability"]
+    assert lines[0].split() == ["model", "backend", "status", "processes", "samples/s",
+                                "\u00b1", "CV%", "proc", "CV%", "vs", "best", "p", "[95%", "CI]",
+                                "ms/step", "1st", "epoch", "s", "loss", "stability"]
     rows = {(line.split()[0], line.split()[1]): line for line in lines[2:8]}
-    assert "\u00b1 1.2 " in rows["mlp", "jax"] and " 1.00 " in rows["mlp", "jax"]
-    assert " best " in rows["mlp", "jax"] and rows["mlp", "jax"].endswith(" stable")
-    assert "\u2248 1.00" in rows["mlp", "tensorflow"] and " 0.841 " in rows["mlp", "tensorflow"]
-    assert " 0.50 " in rows["mlp", "torch"] and " 0.008 " in rows["mlp", "torch"]
-    assert rows["mlp", "torch"].endswith("UNSTABLE: cv, load")
-    assert "\u2248 0.97" in rows["cnn", "torch"] and "too few (3 vs 3)" in rows["cnn", "torch"]
-    assert rows["cnn", "tensorflow"].split()[2] == "error"
-    assert "Mann-Whitney U, two-sided, alpha 0.05" in text and "UNSTABLE marks" in text
+    assert len(rows) == 6  # one row per configuration, not per process
+    jax = rows["mlp", "jax"]
+    assert jax.split()[2:5] == ["ok", "3", "1000"] and "\u00b1 1.2 " in jax
+    assert " 1.5 " in jax and " 1.00 " in jax and " best " in jax and jax.endswith(" stable")
+    torch = significance.compare([1000.0, 1020.0, 990.0], [500.0, 510.0, 495.0])
+    assert " 0.50 " in rows["mlp", "torch"] and significance.p_text(torch) in rows["mlp", "torch"]
+    assert torch.significant and rows["mlp", "torch"].endswith("UNSTABLE: cv, load")
+    tensorflow = rows["mlp", "tensorflow"]
+    assert "\u2248 0.96" in tensorflow and tensorflow.endswith("UNSTABLE: processes")
+    assert "\u2248 0.97" in rows["cnn", "torch"]
+    assert "untested: 1 process a side" in rows["cnn", "torch"]
+    assert rows["cnn", "tensorflow"].split()[2:7] == ["error", "0", "of", "1", "ok"]
+    assert significance.TEST in text and "UNSTABLE marks" in text
+
+
+def test_a_sweep_runs_several_processes_a_configuration_with_shorter_runs(monkeypatch):
+    from harness import sweep
+    monkeypatch.delenv("BENCH_PROCESSES", raising=False)
+    monkeypatch.delenv("BENCH_MIN_SECONDS", raising=False)
+    assert sweep.several_processes({}) == {"repeat": 3, "min_seconds": 5.0}
+    assert sweep.several_processes({"repeat": 1}) == {"repeat": 1}
+    assert sweep.several_processes({"repeat": 4, "min_seconds": 2.0}) == {
+        "repeat": 4, "min_seconds": 2.0}
+    monkeypatch.setenv("BENCH_PROCESSES", "2")
+    monkeypatch.setenv("BENCH_MIN_SECONDS", "0")
+    assert sweep.several_processes({}) == {"repeat": 2}  # the variable's 0 s then holds

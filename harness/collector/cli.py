@@ -58,6 +58,12 @@ def _compare_parser():
     parser.add_argument("new", help="results folder")
     parser.add_argument("--factor", type=float, default=compare.DEFAULT_FACTOR,
                         help="smallest ratio worth reporting (default %(default)s)")
+    parser.add_argument("--ignore", type=lambda text: [f for f in text.split(",") if f],
+                        default=[], metavar="FIELD,...",
+                        help="fields not matched, so that a configuration stands for one that "
+                             "differs in them (say dataset: a synthetic run against a published "
+                             "CIFAR-10 row); they are shown side by side. Any of: %s"
+                             % ", ".join(compare.MATCH_FIELDS))
     parser.add_argument("--format", dest="output_format", choices=("md", "json", "html"),
                         default="md")
     return parser
@@ -67,10 +73,10 @@ def compare_main(argv):
     args = _compare_parser().parse_args(argv)
     try:
         if args.output_format == "html":
-            text, status, skipped = _compare_html(args.baseline, args.new, args.factor)
+            text, status, skipped = _compare_html(args.baseline, args.new, args.factor, args.ignore)
         else:
             text, status, skipped = compare.compare(args.baseline, args.new, args.factor,
-                                                    args.output_format)
+                                                    args.output_format, args.ignore)
     except CollectError as error:
         sys.stderr.write("collect compare: %s\n" % error)
         return 2
@@ -80,10 +86,10 @@ def compare_main(argv):
     return status
 
 
-def _compare_html(baseline, new, factor):
+def _compare_html(baseline, new, factor, ignore):
     """compare.compare's (text, status, skipped), the text an HTML page."""
     from harness.collector import html
-    compared, skipped = compare.compare_paths(baseline, new, factor)
+    compared, skipped = compare.compare_paths(baseline, new, factor, ignore)
     return (html.compare_page(compared, baseline, new, factor, len(skipped)),
             compare.exit_status(compared), skipped)
 

@@ -27,7 +27,8 @@ class Group(object):
         self.run_ids = [run.run_id for run in runs]
         self.runs = len(runs)
         self.unit = runs[0].unit or "samples"
-        # Each repeat's own median speed, in repeat order: the JSON output keeps them all.
+        # Each repeat's own median speed, in repeat order: the JSON output keeps them all,
+        # and the significance test takes them (one value per process).
         self.repeat_speeds = speeds
         # median_or_none: the median, with a short way for one run (most configurations)
         self.speed = median_or_none(speeds)
@@ -36,7 +37,7 @@ class Group(object):
         # The coefficient of variation, so that a fast and a slow workload's noise compare.
         self.cv = (100.0 * statistics.stdev(speeds) / statistics.mean(speeds)
                    if len(speeds) > 1 else None)
-        # Each run as significance.compare_runs takes it: (median speed, epoch speeds).
+        # Each run's (median speed, epoch speeds): the chart draws one run's epochs' spread.
         self.samples = [(run.speed, run.epoch_speeds) for run in runs]
         # The runs judged, the unstable ones, and the checks they failed.
         self.judged = sum(1 for run in runs if run.verdict)

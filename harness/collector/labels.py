@@ -71,21 +71,38 @@ def method_label(method):
     return "`%s`" % METHOD_LABELS.get(method, method)
 
 
+NOT_STATED = "not stated"  # what a published table leaves out
+
+
+def _stated(identity, name, what, label=str):
+    """label(the field's value), or "WHAT not stated" where it is None."""
+    value = identity.get(name)
+    return "%s %s" % (what, NOT_STATED) if value is None else label(value)
+
+
 def devices_label(identity):
-    """'CPU', '4 CPU devices', '1 GPU', '4 GPUs'."""
-    devices = identity.get("devices")
-    if not identity.get("gpus"):
+    """'CPU', '4 CPU devices', '1 GPU', '4 GPUs'; a published row may state only its GPUs
+    ('CPU', '4 GPUs') or nothing ('devices not stated')."""
+    devices, gpus = identity.get("devices"), identity.get("gpus")
+    if devices is None:
+        if gpus is None:
+            return "devices " + NOT_STATED
+        return "CPU" if not gpus else "1 GPU" if gpus == 1 else "%s GPUs" % gpus
+    if not gpus:
         return "CPU" if devices == 1 else "%s CPU devices" % devices
     return "1 GPU" if devices == 1 else "%s GPUs" % devices
 
 
 def workload_label(identity):
     """What backends are compared on: model, data, mode, machine, devices, global batch and
-    data format (and whether the profiler slowed it)."""
-    parts = [model_label(identity), dataset_label(identity.get("dataset")),
-             "infer" if identity.get("inference") else "train", str(identity.get("instance")),
-             devices_label(identity), "batch %s" % identity.get("global_batch_size"),
-             data_format_label(identity.get("data_format"))]
+    data format (and whether the profiler slowed it). What a published row does not state
+    reads "not stated"."""
+    parts = [_stated(identity, "model", "model", lambda _: model_label(identity)),
+             _stated(identity, "dataset", "data set", dataset_label),
+             _stated(identity, "inference", "mode", lambda infer: "infer" if infer else "train"),
+             _stated(identity, "instance", "machine"), devices_label(identity),
+             "batch " + _stated(identity, "global_batch_size", "size"),
+             _stated(identity, "data_format", "data format", data_format_label)]
     if identity.get("method") not in (None, "fit"):
         parts.append(METHOD_LABELS.get(identity["method"], identity["method"]))
     if identity.get("precision") not in (None, "float32"):

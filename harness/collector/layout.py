@@ -3,6 +3,7 @@ cell text, and table_of, which adds the columns that tell look-alike rows apart.
 from collections import namedtuple
 
 from harness.collector.groups import unit_of
+from harness.timing import CV_LIMIT_PCT
 from harness.collector.labels import (
     backend_label, data_format_label, dataset_label, method_label, model_label, workload_label)
 
@@ -161,14 +162,18 @@ def stability_columns(groups):
 
 
 def _stability_text(group):
-    """'stable', 'UNSTABLE: cv, load' (1 of 3 where only some repeats were), or N/A."""
+    """'stable', 'UNSTABLE: cv, load' (1 of 3 where only some repeats were; 'processes'
+    where the processes' speeds spread by CV_LIMIT_PCT or more), or N/A."""
     if not group.judged:
         return "N/A"
-    if not group.unstable:
+    failed = list(group.failed_checks)
+    if group.cv is not None and group.cv >= CV_LIMIT_PCT:
+        failed.append("processes")
+    if not failed:
         return "stable"
-    share = "" if len(group.unstable) == group.runs else " (%d of %d runs)" % (
+    share = "" if len(group.unstable) in (0, group.runs) else " (%d of %d runs)" % (
         len(group.unstable), group.runs)
-    return "UNSTABLE%s: %s" % (share, ", ".join(group.failed_checks) or "?")
+    return "UNSTABLE%s: %s" % (share, ", ".join(failed))
 
 
 STABILITY_NOTE = ("Epoch CV % is the measured epochs' standard deviation over their mean "
@@ -176,4 +181,5 @@ STABILITY_NOTE = ("Epoch CV % is the measured epochs' standard deviation over th
                   "failed a stability check (cv: epochs vary by 10% or more; outlier: an epoch "
                   "50% or more from the median; clock: steps under 1 ms timed one by one; load: "
                   "other work on the machine; warmup: the first measured epoch still slow; "
-                  "epochs: too few to judge). Its figures should not be trusted.")
+                  "epochs: too few to judge; processes: the processes' median speeds vary by "
+                  "10% or more, CV %). Its figures should not be trusted.")

@@ -165,8 +165,8 @@ def _comparison_blocks(groups):
             rows.append(group)
             ratio[group.key] = group.speed / fastest.speed
             if group is not fastest:
-                fastest_of[group.key] = (group.samples, fastest.samples)
-    versus = dict(zip(fastest_of, significance.compare_runs_all(fastest_of.values())))
+                fastest_of[group.key] = (fastest.repeat_speeds, group.repeat_speeds)
+    versus = dict(zip(fastest_of, significance.compare_all(fastest_of.values())))
     gpu_columns, notes = gpu_columns_of(rows)
     energy_columns, energy_notes = energy_columns_of(rows)
     stability = stability_columns(rows)
@@ -205,8 +205,8 @@ def _native_blocks(groups):
     if not native_of:
         return []
     rows = [g for g in groups if g.key in native_of]
-    versus = dict(zip([g.key for g in rows], significance.compare_runs_all(
-        [(g.samples, native_of[g.key].samples) for g in rows])))
+    versus = dict(zip([g.key for g in rows], significance.compare_all(
+        [(native_of[g.key].repeat_speeds, g.repeat_speeds) for g in rows])))
     unit = unit_of(rows)
     values = [Column("Keras (%s/s)" % unit, lambda g: number_text(g.speed)),
               Column("Native (%s/s)" % unit, lambda g: number_text(native_of[g.key].speed)),

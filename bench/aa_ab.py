@@ -1,0 +1,160 @@
+"""Does `compare` cry wolf, and does it find a real slowdown? A/A and A/B pairs of processes.
+
+    python bench/aa_ab.py [--backends jax,torch] [--pairs 20] [--processes 3] [--until 15:15]
+                          [--runs DIR] [--first-block N] [--analyze] [--quick]
+
+Per backend, each block runs the mlp with default settings (the several-process
+defaults: `--min-seconds 5`, as `sweep` runs it) as three sides of --processes fresh
+processes each, interleaved round by round as `sweep` interleaves its configurations:
+A1 and A2 are the same configuration, B is the same configuration pinned to one core
+(`taskset -c 0`: fewer cores, a real slowdown the harness does not know of). Then
+`collect.py compare A1 A2` is an A/A pair (any significant mark is a false alarm, any
+"slower" a gate failure) and `compare A1 B` an A/B pair (a significant "slower" is the
+slowdown found). Blocks run backend after backend, so that stopping at --until (no new
+block starts after it) leaves every backend with as many pairs as fit. Every process's
+wall time and the load average it started under are kept; the raw result files stay in
+--runs (default: a new folder under /tmp). Target: no A/A gate failure, at most alpha's
+share of A/A pairs marked significant, and the slowdown found in most A/B pairs.
+"""
+import datetime
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import common
+from harness import significance
+from harness.collector import compare
+
+SIDES = ("a1", "a2", "b")
+SLOWDOWN = ["taskset", "-c", "0"]  # side B: one core of the machine's
+PER_PROCESS = ["--min-seconds", "5"]  # the several-process defaults (sweep, rerun)
+# One machine label for the three sides: the pinned side would otherwise be a "1-core" instance.
+INSTANCE = ["--instance", "aa_ab"]
+QUICK = ["--steps-per-epoch", "5", "--epochs", "4", "--min-seconds", "0", "--warmup", "1"]
+SIGNIFICANT = ("faster", "slower", "within factor")
+
+
+def run_process(backend, side, folder, sizes, log):
+    """One `python -m harness mlp` process of `side` into `folder`; appends its wall time and
+    the load it started under to the file `log`."""
+    command = [sys.executable, "-m", "harness", "mlp", "--backend", backend, "--out", folder]
+    command = (SLOWDOWN if side == "b" else []) + command + INSTANCE + sizes
+    load, started = os.getloadavg(), time.time()
+    proc = subprocess.run(command, cwd=common.ROOT, env=common.child_environment(),
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          universal_newlines=True)
+    with open(log, "a") as f:
+        f.write(json.dumps({"backend": backend, "side": side, "folder": folder,
+                            "exit": proc.returncode, "seconds": time.time() - started,
+                            "load_before": load, "stderr_tail": proc.stderr[-300:]}) + "\n")
+
+
+def collect(args, sizes):
+    """Run blocks, backend after backend, until --pairs blocks each or --until."""
+    log = os.path.join(args.runs, "processes.jsonl")
+    for block in range(args.first_block, args.first_block + args.pairs):
+        for backend in args.backends:
+            if args.until and time.time() > args.until:
+                return
+            base = os.path.join(args.runs, backend, "%03d" % block)
+            for round_ in range(args.processes):
+                order = SIDES[round_ % 3:] + SIDES[:round_ % 3]
+                for side in order:
+                    run_process(backend, side, os.path.join(base, side), sizes, log)
+            open(os.path.join(base, "complete"), "w").close()
+            print("%s block %d done (load %.1f)" % (backend, block, os.getloadavg()[0]),
+                  flush=True)
+
+
+def judge(baseline, new):
+    """compare's verdict on two folders: its one row's mark, p, ratio and interval, and the
+    exit status."""
+    text, status, _ = compare.compare(baseline, new, output_format="json")
+    (row,) = json.loads(text)["rows"]
+    return {"mark": row["mark"], "p": row["p"], "ratio": row["ratio"],
+            "ratio_interval": row.get("ratio_interval"), "exit": status}
+
+
+def analyze(args):
+    """Each backend's A/A and A/B pairs, their rates, and the time they cost."""
+    processes = [json.loads(line) for line in open(os.path.join(args.runs, "processes.jsonl"))]
+    configurations = []
+    for backend in args.backends:
+        blocks = sorted(os.path.dirname(path) for path in
+                        glob.glob(os.path.join(args.runs, backend, "*", "complete")))
+        same = [judge(os.path.join(b, "a1"), os.path.join(b, "a2")) for b in blocks]
+        slowed = [judge(os.path.join(b, "a1"), os.path.join(b, "b")) for b in blocks]
+        mine = [p for p in processes if p["backend"] == backend
+                and os.path.dirname(p["folder"]) in blocks]
+        seconds = {side: [p["seconds"] for p in mine if p["side"] == side] for side in SIDES}
+        pairs = len(blocks)
+        false_alarms = sum(one["mark"] in SIGNIFICANT for one in same)
+        gate_failures = sum(one["exit"] != 0 for one in same)
+        found = sum(one["mark"] == compare.SLOWER for one in slowed)
+        result = {
+            "model": "mlp", "backend": backend, "pairs": pairs,
+            "processes_per_side": args.processes,
+            "aa": same, "ab": slowed,
+            "aa_significant": false_alarms, "aa_gate_failures": gate_failures,
+            "aa_significant_share": false_alarms / float(pairs) if pairs else None,
+            "ab_slower_found": found, "ab_power": found / float(pairs) if pairs else None,
+            "ab_median_ratio": common.median([one["ratio"] for one in slowed]) if pairs else None,
+            "pair_seconds": {"aa": sum(seconds["a1"] + seconds["a2"]) / max(pairs, 1),
+                             "ab": sum(seconds["a1"] + seconds["b"]) / max(pairs, 1)},
+            "process_seconds_median": common.median(sum(seconds.values(), []))
+            if mine else None,
+            "load_before_processes": {"min": min(p["load_before"][0] for p in mine),
+                                      "median": common.median([p["load_before"][0]
+                                                               for p in mine]),
+                                      "max": max(p["load_before"][0] for p in mine)}
+            if mine else None,
+            "failed_processes": sum(p["exit"] != 0 for p in mine)}
+        result["passed"] = bool(pairs) and gate_failures == 0 \
+            and false_alarms <= significance.ALPHA * pairs + 0.5 and found > pairs / 2.0
+        configurations.append(result)
+        print("mlp on %s: %d A/A pairs, %d marked significant, %d gate failures; %d A/B pairs "
+              "(median ratio %s), slowdown found in %d; %.0f s a pair"
+              % (backend, pairs, false_alarms, gate_failures, pairs,
+                 "%.2f" % result["ab_median_ratio"] if pairs else "-", found,
+                 result["pair_seconds"]["aa"]), flush=True)
+    return configurations
+
+
+def main():
+    options = common.parser("aa_ab", __doc__.splitlines()[0])
+    options.add_argument("--pairs", type=int, help="A/A and A/B pairs per backend at most "
+                                                   "(default: 20; --quick: 1)")
+    options.add_argument("--processes", type=int, default=3,
+                         help="processes a side (default: 3, the sweep's)")
+    options.add_argument("--until", help="HH:MM (UTC): start no block after it")
+    options.add_argument("--runs", help="folder of the raw result files (default: a new one "
+                                        "under /tmp)")
+    options.add_argument("--first-block", type=int, default=0,
+                         help="number the blocks from this one: a second bench at once into the "
+                              "same --runs (default: 0)")
+    options.add_argument("--analyze", action="store_true",
+                         help="only judge the pairs already in --runs")
+    args = common.parse(options)
+    args.pairs = args.pairs or (1 if args.quick else 20)
+    if args.until:
+        hours, minutes = (int(x) for x in args.until.split(":"))
+        now = datetime.datetime.utcnow()
+        args.until = time.time() + (now.replace(hour=hours, minute=minutes, second=0)
+                                    - now).total_seconds()
+    args.runs = args.runs or tempfile.mkdtemp(prefix="aa_ab-")
+    if not args.analyze:
+        collect(args, QUICK if args.quick else PER_PROCESS)
+    configurations = analyze(args)
+    return common.report(
+        "aa_ab", args, "no A/A gate failure, at most %g of A/A pairs significant, the slowdown "
+        "found in most A/B pairs" % significance.ALPHA,
+        {"configurations": configurations, "runs": args.runs, "slowdown": " ".join(SLOWDOWN),
+         "per_process": PER_PROCESS}, all(c["passed"] for c in configurations))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

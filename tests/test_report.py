@@ -286,7 +286,7 @@ def test_compare_as_a_page_sets_both_sides_side_by_side(tmp_path):
         "Workload", "Backend", "Baseline", "New", "New/Baseline", "p", "Mark"]
     cells = {re.search(r"<td>(\w+) \(", row).group(1): re.findall(r"<td[^>]*>(.*?)</td>", row)
              for row in rows[1:]}
-    assert cells["TensorFlow"][2:] == ["203/s", "152.2/s", "0.75", "0.029", "slower"]
+    assert cells["TensorFlow"][2:] == ["203/s", "152.2/s", "0.75", "&lt;0.001 [0.73, 0.77]", "slower"]
     assert cells["PyTorch"][-1] == "not significant" and cells["JAX"][-1] == "not significant"
     assert '<td class="bad">slower</td>' in proc.stdout
-    assert "Mann-Whitney U" in proc.stdout and "http" not in proc.stdout
+    assert "Welch&#39;s t-test" in proc.stdout and "http" not in proc.stdout

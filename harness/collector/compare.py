@@ -239,9 +239,10 @@ def notes(compared, baseline_name, new_name, factor):
         paragraphs.append("'different workload': the two sides' workload digests differ (the "
                           "model's, recipe's or data generator's code changed): the ratio is not a "
                           "speed-up.")
-    paragraphs.append("Differs (baseline / new): the fields left out of the match (the machine "
-                      "where the baseline is published, and --ignore) in which the two sides "
-                      "differ.")
+    if any(line.differs for line in compared):
+        paragraphs.append("Differs (baseline / new): the fields left out of the match (the machine "
+                          "where the baseline is published, and --ignore) in which the two sides "
+                          "differ.")
     if any(energy_ratio(line) is not None for line in compared):
         paragraphs.append("Energy New/Baseline: the new runs' joules per sample over the baseline's "
                           "(medians over the runs; below 1.00 the new runs use less energy), where "
@@ -253,14 +254,18 @@ HEADERS = ["Workload", "Differs", "Backend", "Baseline", "New", "New/Baseline", 
 
 
 def table(compared):
-    """The comparison table's headers and rows (cells): an energy column where some line
+    """The comparison table's headers and rows (cells): the Differs column only where some
+    line's sides differ in a field left out of the match, an energy column where some line
     has both sides' energy."""
-    rows = [cells(line) for line in compared]
+    headers, rows = list(HEADERS), [cells(line) for line in compared]
+    if not any(line.differs for line in compared):
+        del headers[1]
+        rows = [row[:1] + row[2:] for row in rows]
     energy = [energy_ratio(line) for line in compared]
-    if all(ratio is None for ratio in energy):
-        return HEADERS, rows
-    return (HEADERS + ["Energy New/Baseline"],
-            [row + ["-" if ratio is None else "%.2f" % ratio] for row, ratio in zip(rows, energy)])
+    if any(ratio is not None for ratio in energy):
+        headers.append("Energy New/Baseline")
+        rows = [row + ["-" if ratio is None else "%.2f" % ratio] for row, ratio in zip(rows, energy)]
+    return headers, rows
 
 
 def cells(line):

@@ -59,7 +59,7 @@ class WriteOnce(object):
                 time.sleep(0.05)
         if status == "interrupted":
             record.update(status=status, error=error)
-            stopped(record)
+            ended_early(record)
         elif status is not None:
             record.update(status=status, metrics=None, samples=None, error=error)
         record["environment"].update(environment.at_end())
@@ -92,10 +92,10 @@ class WriteOnce(object):
             return True
 
 
-def stopped(record):
-    """Mark an interrupted `record` with where it stopped and what it had measured:
-    its samples as they stand, and the statistics over its finished measured epochs
-    (marked partial), where there are any."""
+def ended_early(record):
+    """Mark a `record` that ended before its end (interrupted, or failed) with where it
+    ended and what it had measured: its samples as they stand, and the statistics over
+    its finished measured epochs (marked partial), where there are any."""
     record["error"]["phase"] = stopping.phase()
     epochs = [e for e in ((record.get("samples") or {}).get("epochs") or [])
               if e["seconds"] is not None]

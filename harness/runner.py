@@ -63,10 +63,11 @@ def run(spec, command):
         record["status"] = "interrupted"
         record["error"] = {"type": type(e).__name__, "message": str(e) or "interrupted by the user",
                            "traceback": traceback.format_exc()}
-        result_file.stopped(record)
+        result_file.ended_early(record)
     except Skip as e:
         record["status"] = "skipped"
         record["error"] = {"type": "Unsupported", "message": str(e), "traceback": None}
+        record["metrics"] = None  # nothing of it ran to be measured
     except BaseException as e:  # MemoryError and SystemExit too: the run still leaves its file
         record["status"] = "error"
         record["error"] = {"type": type(e).__name__, "message": str(e) or repr(e),
@@ -80,7 +81,7 @@ def run(spec, command):
             record["status"] = "interrupted"
             record["error"]["message"] = "stopped by signal %d, then: %s" % (
                 stopping.requested(), record["error"]["message"])
-            result_file.stopped(record)
+        result_file.ended_early(record)
     finally:
         stopping.finishing()  # a signal from here on cannot cost the file
         _describe_end(record, adapter)
@@ -162,7 +163,8 @@ def _measure(adapter, spec, record):
     recorder = timing.Recorder(adapter.sync, plan, agree=adapter.agree, per_step=True,
                                progress=console.epoch_progress(spec) if adapter.rank == 0 else None,
                                meter=meter)
-    # The epochs as they finish: an interrupted result keeps them (result_file.stopped).
+    # The epochs as they finish: an interrupted or failed result keeps them
+    # (result_file.ended_early).
     record["samples"] = {"epochs": recorder.epochs, "telemetry": None}
     loop = _per_batch if spec.method == "train_on_batch" else _keras_loop
     inputs = _inputs(adapter, data, batch_size, steps, spec.method)

@@ -33,13 +33,14 @@ def collect_page(title, runs, groups, failures, kind, phases=False, skipped=0):
     """The report of a results folder: `runs` (loaded with their details), their `groups`
     and `failures` (cli's), the tables of `kind`; `skipped` files are only counted (cli
     names them on stderr)."""
+    environment = _templates()
     blocks = tables.report(groups, failures, kind, phases)
     # A chart per workload with something to compare: two configurations or more.
     comparable = [row for row in _workloads(unprofiled(groups)) if len(row[1]) > 1]
     charted = comparable[:WORKLOAD_CHARTS]
     moved = history.histories(runs)
     return _render(
-        "report.html", title=title, blocks=[_block(block) for block in blocks],
+        environment, "report.html", title=title, blocks=[_block(block) for block in blocks],
         overview=chart.svg_text(chart.chart_figure, groups)
         if groups and len(_workloads(groups)) <= WORKLOAD_CHARTS else None,
         workloads=[(label, chart.svg_text(chart.workload_figure, members))
@@ -57,7 +58,7 @@ def collect_page(title, runs, groups, failures, kind, phases=False, skipped=0):
 def compare_page(compared, baseline_name, new_name, factor, skipped=0):
     """The comparison of two result sets (compare.lines' `compared`) as a page."""
     return _render(
-        "report.html", title="Comparison: %s against %s" % (new_name, baseline_name),
+        _templates(), "report.html", title="Comparison: %s against %s" % (new_name, baseline_name),
         blocks=[_block(Heading(1, "Comparison")),
                 _block(Table(*compare.table(compared)))]
         + [_block(text) for text in compare.notes(compared, baseline_name, new_name, factor)],
@@ -132,7 +133,9 @@ def inline(text):
     return Markup(_CODE.sub(r"<code>\1</code>", html))
 
 
-def _render(name, **values):
+def _templates():
+    """The Jinja2 environment of TEMPLATES. Asked for before a page's cells are escaped,
+    which takes Jinja2's MarkupSafe: without Jinja2, MissingPackage says how to get it."""
     try:
         import jinja2
     except ImportError:
@@ -141,6 +144,11 @@ def _render(name, **values):
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
                                      autoescape=True, trim_blocks=True, lstrip_blocks=True)
     environment.filters["inline"] = inline
+    return environment
+
+
+def _render(environment, name, **values):
+    import jinja2
     try:
         return environment.get_template(name).render(**values)
     except jinja2.TemplateError as error:

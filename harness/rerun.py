@@ -97,16 +97,15 @@ def main(args):
 
 
 def options_of(record):
-    """The run options that repeat the recorded run (spec field -> value). A run whose
-    measured epochs were sized from its warm-up's pace (config.calibration) sizes them
-    again here: its config.steps_per_epoch is the warm-up's, and given, it would fix them."""
-    config = record["config"]
-    calibrated = isinstance(config.get("calibration"), dict) \
-        and config["calibration"].get("reason_not") is None
+    """The run options that repeat the recorded run (spec field -> value): its config as
+    it ran, but the steps per epoch as asked (`asked`): measured epochs that were sized
+    from the warm-up's pace are sized again here, where a given value would fix them."""
+    config = dict(record["config"])
+    if "steps_per_epoch" in record["asked"]:
+        config["steps_per_epoch"] = record["asked"]["steps_per_epoch"]
     return dict((name, config[name]) for name in specs.FIELD_NAMES
                 if name not in NOT_REPEATED + ("model", "backend")
-                and config.get(name) is not None
-                and not (calibrated and name == "steps_per_epoch"))
+                and config.get(name) is not None)
 
 
 def environment_changes(recorded, current):

@@ -1,7 +1,11 @@
 """The result record: one JSON file per run, its version, and how it is written and read.
 
 Standard library only: the runner in every image and the collector on the host
-share this module, so a record is defined exactly once.
+share this module, so a record is defined exactly once. Its versions (docs/schema.md
+tells each change): 1, the first; 2, devices, global batch, phases, telemetry and
+memory (fields added since without a new version read as absent); 3, `asked`: what
+the run was asked for where the run resolved it otherwise. A version-2 file is
+upgraded as it is read (`upgrade`), so every reader sees version 3.
 """
 import ctypes
 import datetime
@@ -12,8 +16,13 @@ import os
 import tempfile
 import uuid
 
-SCHEMA_VERSION = 2  # 2: devices, global batch, phases, telemetry, memory
+SCHEMA_VERSION = 3
+# The versions `read` takes: the current one, and those `upgrade` brings up to it.
+READABLE_VERSIONS = (2, 3)
 STATUSES = ("ok", "error", "skipped", "interrupted")
+# The config fields a run resolves on its machine, where the option left them to it (or,
+# for steps_per_epoch, a data set's length): config holds what ran, `asked` what was asked.
+RESOLVED_FROM_ASKED = ("data_format", "gpus", "instance", "steps_per_epoch", "timing")
 
 # Top-level keys every record carries, with the JSON type each must have.
 _REQUIRED = (
@@ -24,6 +33,7 @@ _REQUIRED = (
     ("finished_at", str),
     ("command", list),
     ("config", dict),
+    ("asked", dict),
     ("environment", dict),
 )
 _METRICS_REQUIRED = ("unit", "throughput", "step_ms", "measured", "warmup")
@@ -48,7 +58,8 @@ def new_run_id():
 
 
 def new_record(config, command, run_id):
-    """A record for a run that has just started; the runner fills in the rest."""
+    """A record for a run that has just started, asked for `config` (the spec's fields);
+    the runner fills in the rest."""
     return {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_id,
@@ -58,6 +69,7 @@ def new_record(config, command, run_id):
         "finished_at": "",
         "command": list(command),
         "config": dict(config),
+        "asked": asked_of(config),
         "metrics": None,
         "samples": None,
         "profile": None,  # {"tool", "path"} of the framework's trace, with --profile
@@ -66,6 +78,12 @@ def new_record(config, command, run_id):
         "workload": None,
         "environment": {},
     }
+
+
+def asked_of(config):
+    """The record's `asked`: of the fields RESOLVED_FROM_ASKED, those the run options
+    `config` hold, as given (null: left to the run)."""
+    return {name: config[name] for name in RESOLVED_FROM_ASKED if name in config}
 
 
 # RESULT.json's profiler trace (--profile) goes into the folder RESULT.profile beside it.
@@ -85,8 +103,8 @@ def validate(record):
         raise SchemaError("not a JSON object")
     version = record.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise SchemaError("schema version %r, this harness reads version %d"
-                          % (version, SCHEMA_VERSION))
+        raise SchemaError("schema version %r, this harness reads versions %s"
+                          % (version, " and ".join(map(str, READABLE_VERSIONS))))
     for key, kind in _REQUIRED:
         if not isinstance(record.get(key), kind):
             raise SchemaError("field %r is missing or not a %s" % (key, kind.__name__))
@@ -249,7 +267,28 @@ def read(path):
         raise SchemaError("not valid JSON (%s)" % e)
     except RecursionError:
         raise SchemaError("not valid JSON (nested too deeply)")
-    return validate(record)
+    return validate(upgrade(record))
+
+
+def upgrade(record):
+    """`record` as the current version has it, from any of READABLE_VERSIONS (changed in
+    place); anything else is returned as it is, for `validate` to refuse.
+
+    2 -> 3: `asked` holds what a version-2 file can tell of it: steps_per_epoch, asked
+    for (not null) unless the measured epochs were sized from the warm-up's pace
+    (config.calibration without a reason_not), which only the default allows.
+    """
+    if not isinstance(record, dict) or record.get("schema_version") != 2:
+        return record
+    config = record.get("config")
+    asked = {}
+    if isinstance(config, dict) and "steps_per_epoch" in config:
+        calibration = config.get("calibration")
+        sized_by_pace = isinstance(calibration, dict) and calibration.get("reason_not") is None
+        asked["steps_per_epoch"] = None if sized_by_pace else config["steps_per_epoch"]
+    record["asked"] = asked
+    record["schema_version"] = 3
+    return record
 
 
 def _no_constant(name):

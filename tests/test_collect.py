@@ -682,7 +682,7 @@ def test_unreadable_files_are_named_with_the_reason_and_the_rest_renders(tmp_pat
     with open(good) as f:
         text = f.read()
     files = {"malformed.json": "{not json", "truncated.json": text[:len(text) // 2],
-             "old.json": text.replace('"schema_version": 2', '"schema_version": 1'),
+             "old.json": text.replace('"schema_version": 3', '"schema_version": 1'),
              "no_speed.json": text.replace('"throughput"', '"throughput_old"'),
              "no_batch.json": text.replace('"global_batch_size"', '"global_batch_old"'),
              "empty.json": ""}
@@ -694,7 +694,7 @@ def test_unreadable_files_are_named_with_the_reason_and_the_rest_renders(tmp_pat
     lines = errors.splitlines()
     assert len(lines) == len(files)
     for name, reason in (("malformed.json", "not valid JSON"), ("truncated.json", "not valid JSON"),
-                         ("old.json", "schema version 1, this harness reads version 2"),
+                         ("old.json", "schema version 1, this harness reads versions 2 and 3"),
                          ("no_speed.json", "metrics"), ("empty.json", "not valid JSON"),
                          ("no_batch.json", "config.global_batch_size is missing")):
         assert any(os.path.join(folder, name) in line and reason in line for line in lines), name

@@ -125,7 +125,7 @@ def is_number(value, above=None):
 
 
 def is_valid(one):
-    """What the README promises is shown: a record of schema version 2 with its required
+    """What the README promises is shown: a record of schema version 2 or 3 with its required
     fields; an ok one with a positive global batch and device count and positive speed,
     step time and measured span. Optional fields may be anything."""
     def at(*path):
@@ -134,8 +134,10 @@ def is_valid(one):
             value = value.get(key) if isinstance(value, dict) else None
         return value
 
-    if not isinstance(one, dict) or at("schema_version") != 2 or isinstance(
+    if not isinstance(one, dict) or at("schema_version") not in (2, 3) or isinstance(
             at("schema_version"), bool):
+        return False
+    if at("schema_version") == 3 and not isinstance(at("asked"), dict):
         return False
     if not all(isinstance(at(key), kind) for key, kind in (
             ("run_id", str), ("status", str), ("started_at", str), ("finished_at", str),

@@ -106,12 +106,23 @@ def test_the_options_leave_out_what_only_places_a_run(original):
 
 
 def test_a_run_that_sized_its_epochs_sizes_them_again(original):
-    """Its config.steps_per_epoch is the warm-up's: given, it would fix the epochs."""
+    """Its config.steps_per_epoch is the warm-up's: what was asked (`asked`) repeats."""
     assert rerun.options_of(original)["steps_per_epoch"] == 3  # given: kept
     calibrated = json.loads(json.dumps(original))
+    calibrated["asked"]["steps_per_epoch"] = None
     calibrated["config"]["calibration"].update(reason_not=None, steps_per_epoch=40)
     options = rerun.options_of(calibrated)
     assert "steps_per_epoch" not in options and options["epoch_seconds"] == 0.0
+
+
+def test_a_version_2_run_that_sized_its_epochs_sizes_them_again(original):
+    """A version-2 file has no `asked`: its calibration tells whether the steps were given."""
+    old = json.loads(json.dumps(original))
+    old.update(schema_version=2)
+    del old["asked"]
+    assert rerun.options_of(schema.upgrade(json.loads(json.dumps(old))))["steps_per_epoch"] == 3
+    old["config"]["calibration"].update(reason_not=None, steps_per_epoch=40)
+    assert "steps_per_epoch" not in rerun.options_of(schema.upgrade(old))
 
 
 def test_environment_changes_ignore_what_the_harness_sets_itself():

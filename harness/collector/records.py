@@ -178,7 +178,7 @@ def read(path, decode=None):
             # and says why in its own words: json reads it again, as without msgspec.
             pass
         else:
-            return checked(schema.validate(record))
+            return checked(schema.validate(schema.upgrade(record)))
     return checked(schema.read(path))
 
 

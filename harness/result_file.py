@@ -4,28 +4,27 @@ A run leaves exactly one file whatever happens; where its folder fails (a full
 disk), a fallback folder takes it, and where none does the record goes to stderr.
 In a job of several processes only rank 0 writes.
 """
-import copy
 import json
 import sys
 import threading
-import time
 import traceback
 
-from harness import cluster, console, environment, schema, stopping, timing
+from harness import cluster, console, environment, schema, stopping
 
 
 class WriteOnce(object):
     """Writes the run's record exactly once: at the run's end, or, when a stop request
-    finds no step end in time, from the stop's watchdog thread as it stands then."""
+    finds no step end in time, from the stop's watchdog thread as it stands then.
+    `record`: the run's harness.run_record.RunRecord, which the watchdog writes."""
 
     def __init__(self, record, out):
         self._record, self._out = record, out
         self._lock = threading.Lock()
         self.path = None
 
-    def __call__(self):
-        """The run's end: write the record, unless the watchdog has; returns the path."""
-        self._write(self._record)
+    def __call__(self, document):
+        """The run's end: write its `document`, unless the watchdog has; returns the path."""
+        self._write(document)
         return self.path
 
     def as_interrupted(self):
@@ -33,39 +32,28 @@ class WriteOnce(object):
         the main thread was doing; a run that had reached its end is written as it
         ended. False when the run's own end has written the record already."""
         if stopping.phase() == stopping.FINAL_WRITE:  # its outcome decided: keep it
-            return self._write_as_it_stands()
+            return self._write_as_it_stands(self._record.outcome)
         frame = sys._current_frames().get(threading.main_thread().ident)
         why = "a second signal came" if stopping.signals() > 1 else \
             "no step ended within %g s of it" % stopping.grace_s()
-        return self._write_as_it_stands("interrupted", {
+        return self._write_as_it_stands(self._record.ended_early("interrupted", {
             "type": "StopRequested",
             "message": "%s; %s" % (stopping.stopped_by(), why),
-            "traceback": "".join(traceback.format_stack(frame)) if frame else None})
+            "traceback": "".join(traceback.format_stack(frame)) if frame else None}))
 
     def as_failed_by_peers(self, failures):
         """The peer watcher's write (cluster.watch_peers): other ranks failed."""
-        return self._write_as_it_stands("error", cluster.peers_error(failures))
+        return self._write_as_it_stands(
+            self._record.failed_by_peers(cluster.peers_error(failures)))
 
-    def _write_as_it_stands(self, status=None, error=None):
-        """Write the record from another thread, with `status` and `error` (an interrupted
-        one keeps its finished epochs, see `stopped`; another has no metrics), or, without
-        them, as it is. False when the run's own end has written the record already."""
-        record = self._record
-        for _ in range(3):  # the main thread may be changing the record meanwhile
-            try:
-                record = copy.deepcopy(self._record)
-                break
-            except RuntimeError:
-                time.sleep(0.05)
-        if status == "interrupted":
-            record.update(status=status, error=error)
-            ended_early(record)
-        elif status is not None:
-            record.update(status=status, metrics=None, samples=None, error=error)
-        record["environment"].update(environment.at_end())
-        if not self._write(record):
+    def _write_as_it_stands(self, outcome):
+        """Write the record from another thread, with `outcome`. False when the run's own
+        end has written the record already."""
+        document = self._record.document(outcome)
+        document["environment"].update(environment.at_end())
+        if not self._write(document):
             return False
-        console.report(record, self.path)
+        console.report(document, self.path)
         return True
 
     def _write(self, record):
@@ -92,30 +80,12 @@ class WriteOnce(object):
             return True
 
 
-def ended_early(record):
-    """Mark a `record` that ended before its end (interrupted, or failed) with where it
-    ended and what it had measured: its samples as they stand, and the statistics over
-    its finished measured epochs (marked partial), where there are any."""
-    record["error"]["phase"] = stopping.phase()
-    epochs = [e for e in ((record.get("samples") or {}).get("epochs") or [])
-              if e["seconds"] is not None]
-    record["error"]["epochs_finished"] = len(epochs)
-    warmup = record["config"].get("warmup") or 0
-    try:
-        metrics = timing.summarize(epochs, warmup, record["config"].get("unit"))
-    except (ValueError, TypeError):  # no measured epoch finished
-        record["metrics"] = None
-        return
-    metrics.update(partial=True, phases=(record.get("metrics") or {}).get("phases"))
-    record["metrics"] = metrics
-
-
 class WrittenByRank0(object):
     """The writer of ranks other than 0: rank 0 writes the job's one result."""
 
     path = None
 
-    def __call__(self):
+    def __call__(self, document):
         return None
 
     def as_interrupted(self):

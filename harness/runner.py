@@ -19,7 +19,8 @@ import time
 import traceback
 
 from harness import (backends, calibration, cluster, console, datasets, energy, environment,
-                     result_file, schema, stopping, telemetry, timing, workload_digest)
+                     result_file, run_record, schema, stopping, telemetry, timing,
+                     workload_digest)
 from harness.backends.common import Unsupported as Skip
 from harness.spec import STREAMING_DATASETS, UsageError
 
@@ -27,20 +28,21 @@ def run(spec, command):
     """Run `spec` and write its result; returns (exit code, result path)."""
     place = cluster.describe(spec)  # may raise UsageError: no file, exit 2
     run_id = spec.run_id or schema.new_run_id()
-    record = schema.new_record(dict(spec.to_dict(), run_id=run_id), command, run_id)
+    record = run_record.RunRecord(dict(spec.to_dict(), run_id=run_id), command, run_id)
     write = result_file.WriteOnce(record, spec.out) if place.process_id == 0 \
         else result_file.WrittenByRank0()
     stopping.install(write.as_interrupted)  # first: describing the host takes seconds
     adapter = None
     try:
         stopping.entering("start-up")
-        record["workload"] = workload_digest.describe(spec.model, spec.dataset, spec.backend)
-        record["environment"] = environment.describe()
+        record.workload = workload_digest.describe(spec.model, spec.dataset, spec.backend)
+        record.environment = environment.describe()
         stopping.entering("import")
         started = time.perf_counter()
         adapter = backends.load(spec)  # may raise UsageError: no file, exit 2
         import_s = time.perf_counter() - started
-        _resolve(record, spec, adapter, place)
+        placement = _resolve(spec, adapter, place, record.environment["gpus"])
+        record.resolve(placement)
         if place.several and adapter.processes == 1:
             raise Skip("%s trains in one process; jobs of several processes run Keras 3 on "
                        "JAX or PyTorch" % spec.backend)
@@ -48,47 +50,33 @@ def run(spec, command):
             cluster.watch_peers(adapter.peer_failures, write.as_failed_by_peers)
         elif adapter.processes > 1:
             cluster.keep_beating(adapter.beat)
-        console.say("%s on %s (%s, %s): %s" % (spec.model, spec.backend, record["config"]["data_format"],
-                                      console.devices_text(record["config"]), record["config"]["instance"]))
+        console.say("%s on %s (%s, %s): %s" % (spec.model, spec.backend, placement.data_format,
+                                              console.devices_text(placement._asdict()),
+                                              placement.instance))
         reason = adapter.unsupported(spec)
         if reason:
             raise Skip(reason)
         adapter.launch(_measure, spec, record)
-        record["metrics"]["phases"].update(import_s=import_s,
-                                           total_s=time.perf_counter() - started)
-        record["status"] = "ok"
+        record.phases.update(import_s=import_s, total_s=time.perf_counter() - started)
+        record.outcome = record.ok()
     except UsageError:
         raise
     except KeyboardInterrupt as e:  # StopRequested, or Ctrl-C where no handler was installed
-        record["status"] = "interrupted"
-        record["error"] = {"type": type(e).__name__, "message": str(e) or "interrupted by the user",
-                           "traceback": traceback.format_exc()}
-        result_file.ended_early(record)
+        record.outcome = record.ended_early("interrupted", {
+            "type": type(e).__name__, "message": str(e) or "interrupted by the user",
+            "traceback": traceback.format_exc()})
     except Skip as e:
-        record["status"] = "skipped"
-        record["error"] = {"type": "Unsupported", "message": str(e), "traceback": None}
-        record["metrics"] = None  # nothing of it ran to be measured
+        record.outcome = record.skipped(str(e))
     except BaseException as e:  # MemoryError and SystemExit too: the run still leaves its file
-        record["status"] = "error"
-        record["error"] = {"type": type(e).__name__, "message": str(e) or repr(e),
-                           "traceback": traceback.format_exc()}
-        if adapter is not None and adapter.processes > 1 and not stopping.requested():
-            cluster.report_failure(record, adapter, place, stopping.requested)
-        if stopping.requested():
-            # A failure after a stop request is the stop's doing: a data-parallel peer gone,
-            # most often one that had the same signal first (scancel signals each node's
-            # ranks in turn) and stopped at its own step end.
-            record["status"] = "interrupted"
-            record["error"]["message"] = "stopped by signal %d, then: %s" % (
-                stopping.requested(), record["error"]["message"])
-        result_file.ended_early(record)
+        record.outcome = record.ended_early(*_failure(e, adapter, place))
     finally:
         stopping.finishing()  # a signal from here on cannot cost the file
         _describe_end(record, adapter)
-    path = write()
-    console.report(record, path)
-    code = 0 if record["status"] in ("ok", "skipped") else 1
-    if adapter is not None and adapter.processes > 1 and record["status"] != "ok":
+    document = record.document()
+    path = write(document)
+    console.report(document, path)
+    code = 0 if document["status"] in ("ok", "skipped") else 1
+    if adapter is not None and adapter.processes > 1 and document["status"] != "ok":
         # Peers may wait for this process in a collective, and the framework's orderly
         # exit would wait for them (jax.distributed's shutdown barrier, for minutes).
         sys.stderr.flush()
@@ -96,36 +84,45 @@ def run(spec, command):
     return code, path
 
 
+def _failure(e, adapter, place):
+    """(status, error) of a run that failed with `e` (in its except clause)."""
+    failed = {"error": {"type": type(e).__name__, "message": str(e) or repr(e),
+                        "traceback": traceback.format_exc()}}
+    if adapter is not None and adapter.processes > 1 and not stopping.requested():
+        cluster.report_failure(failed, adapter, place, stopping.requested)  # sets failed["error"]
+    if stopping.requested():
+        # A failure after a stop request is the stop's doing: a data-parallel peer gone,
+        # most often one that had the same signal first (scancel signals each node's
+        # ranks in turn) and stopped at its own step end.
+        return "interrupted", dict(failed["error"], message="stopped by signal %d, then: %s" % (
+            stopping.requested(), failed["error"]["message"]))
+    return "error", failed["error"]
+
+
 def _describe_end(record, adapter):
     """What only the run's end knows of its environment."""
-    record["environment"].update(environment.at_end())
+    record.environment.update(environment.at_end())
     if adapter is not None:
-        record["environment"].update(_safely(adapter.describe))
+        record.environment.update(_safely(adapter.describe))
 
 
-def _resolve(record, spec, adapter, place):
-    """Write into the record what the defaults turned into on this machine (and, in a
-    job of several processes, on all of them)."""
-    config = record["config"]
-    config["gpus"] = adapter.gpus
-    config["devices"] = adapter.devices
-    config["processes"] = adapter.processes
-    config["nodes"] = adapter.nodes
-    config["devices_per_process"] = adapter.devices // adapter.processes
-    config["launcher"] = place.launcher if adapter.processes > 1 else None
-    config["device_kind"] = adapter.device_kind
-    config["parallel"] = adapter.parallel
-    config["global_batch_size"] = spec.global_batch(adapter.devices)
-    if config["global_batch_size"] % adapter.devices:
+def _resolve(spec, adapter, place, gpus_found):
+    """What the defaults turned into on this machine (and, in a job of several processes,
+    on all of them): a Placement. `gpus_found`: the environment's list of GPUs."""
+    global_batch = spec.global_batch(adapter.devices)
+    if global_batch % adapter.devices:
         raise UsageError("a global batch of %d does not split evenly over %d devices"
-                         % (config["global_batch_size"], adapter.devices))
-    config["device_batch_size"] = config["global_batch_size"] // adapter.devices
-    config["data_format"] = adapter.data_format
-    config["unit"] = spec.workload.unit
-    config["instance"] = spec.instance or environment.instance_label(
-        adapter.gpus, record["environment"]["gpus"])
-    config["keras_api"] = adapter.api
-    config["timing"] = spec.timing or ("epoch" if adapter.gpus and not spec.inference else "step")
+                         % (global_batch, adapter.devices))
+    return run_record.Placement(
+        gpus=adapter.gpus, devices=adapter.devices, processes=adapter.processes,
+        nodes=adapter.nodes, devices_per_process=adapter.devices // adapter.processes,
+        launcher=place.launcher if adapter.processes > 1 else None,
+        device_kind=adapter.device_kind, parallel=adapter.parallel,
+        global_batch_size=global_batch, device_batch_size=global_batch // adapter.devices,
+        data_format=adapter.data_format, unit=spec.workload.unit,
+        instance=spec.instance or environment.instance_label(adapter.gpus, gpus_found),
+        keras_api=adapter.api,
+        timing=spec.timing or ("epoch" if adapter.gpus and not spec.inference else "step"))
 
 
 def _measure(adapter, spec, record):
@@ -134,27 +131,24 @@ def _measure(adapter, spec, record):
     Runs in every process of a run (`adapter.launch`); only rank 0's record is
     written, and only rank 0 samples telemetry and profiles.
     """
-    config = record["config"]
-    batch_size = config["global_batch_size"]  # what one step takes over all devices
-    phases = {}
-    record["metrics"] = {"phases": phases}  # the phases so far, for an interrupted result
+    placement = record.placement
+    batch_size = placement.global_batch_size  # what one step takes over all devices
+    phases = record.phases = {}  # the phases so far, for an interrupted result
     phase = _phase_clock(adapter, phases)
     steps = spec.steps_per_epoch or spec.workload.steps_per_epoch
     with phase("data_s"):
         data = datasets.load(spec, adapter.data_format, steps, batch_size)
     if spec.dataset != "synthetic" and not spec.steps_per_epoch:
         steps = max(1, data.num_samples // batch_size)  # one full pass, whole batches only
-    config["steps_per_epoch"] = steps
-    config["data_provenance"] = data.provenance
-    config["data_fingerprint"] = datasets.fingerprint(data, batch_size)
+    record.resolve(run_record.DataResolved(steps, data.provenance,
+                                           datasets.fingerprint(data, batch_size)))
     with adapter.scope():  # a distribution strategy's, where there is one
         with phase("build_s"):
             model, recipe = adapter.build(spec, data)
         with phase("compile_s"):  # Keras 3 traces at the first step: see first_epoch_s
             model = adapter.compile(model, recipe)  # a data-parallel wrapper on some paths
-    config["jit_compile_resolved"] = adapter.jit_compiled(model)
-    config["optimizer"] = recipe._asdict()
-    config["parameters"] = int(model.count_params())
+    record.resolve(run_record.ModelResolved(adapter.jit_compiled(model), recipe._asdict(),
+                                            int(model.count_params())))
 
     plan = timing.Plan(spec.warmup, spec.epochs, spec.min_steps, spec.min_seconds)
     # The warm-up is timed step by step whatever --timing says: its pace sets the
@@ -163,9 +157,8 @@ def _measure(adapter, spec, record):
     recorder = timing.Recorder(adapter.sync, plan, agree=adapter.agree, per_step=True,
                                progress=console.epoch_progress(spec) if adapter.rank == 0 else None,
                                meter=meter)
-    # The epochs as they finish: an interrupted or failed result keeps them
-    # (result_file.ended_early).
-    record["samples"] = {"epochs": recorder.epochs, "telemetry": None}
+    # The epochs as they finish: an interrupted or failed result keeps them.
+    record.epochs = recorder.epochs
     loop = _per_batch if spec.method == "train_on_batch" else _keras_loop
     inputs = _inputs(adapter, data, batch_size, steps, spec.method)
     with _instruments(adapter, spec, record, meter) as telemetry:
@@ -180,10 +173,10 @@ def _measure(adapter, spec, record):
             calibrated["steps_per_epoch"])
         # config.steps_per_epoch stays the warm-up's (the workload's, or as asked): the
         # measured steps follow from each run's own pace, and repeats still share a config.
-        config["calibration"] = calibrated
+        record.resolve(run_record.Calibrated(calibrated))
         measured_inputs = inputs if measured_steps == steps else \
             _inputs(adapter, data, batch_size, measured_steps, spec.method)
-        recorder.per_step = config["timing"] == "step"
+        recorder.per_step = placement.timing == "step"
         stopping.entering("measurement")
         final = loop(adapter, model, measured_inputs, batch_size, measured_steps, recorder,
                      spec.inference, plan.max_epochs() - spec.warmup)
@@ -202,15 +195,13 @@ def _measure(adapter, spec, record):
     metrics["telemetry"] = telemetry.summary() if telemetry else None
     metrics["energy"] = meter.summary(recorder.epochs, spec.warmup) if meter is not None else None
     metrics["stability"] = timing.stability(recorder.epochs, spec.warmup, metrics["telemetry"],
-                                            record["environment"].get("cpu_cores_usable"))
+                                            record.environment.get("cpu_cores_usable"))
     phases["first_epoch_s"] = recorder.epochs[0]["seconds"]
     phases["warmup_s"] = metrics["warmup"]["seconds"]
     phases["steady_s"] = metrics["measured"]["seconds"]
-    metrics["phases"] = phases
-    record["metrics"] = metrics
-    record["samples"] = {"epochs": recorder.epochs,
-                         "telemetry": telemetry.samples if telemetry else None}
-    record["environment"]["replicas"] = adapter.replicas(model)
+    record.telemetry = telemetry.samples if telemetry else None
+    record.metrics = metrics
+    record.environment["replicas"] = adapter.replicas(model)
 
 
 def _phase_clock(adapter, phases):
@@ -235,10 +226,10 @@ def _instruments(adapter, spec, record, meter):
         if meter is not None:
             stack.enter_context(meter)
         if adapter.rank == 0 and spec.profile:
-            stem = os.path.splitext(schema.file_name(record))[0]
+            stem = os.path.splitext(record.file_name())[0]
             folder = os.path.join(spec.out, stem + schema.PROFILE_SUFFIX)
             tool = stack.enter_context(adapter.trace(folder))
-            record["profile"] = {"tool": tool, "path": os.path.basename(folder)}
+            record.profile = {"tool": tool, "path": os.path.basename(folder)}
         if adapter.rank == 0 and spec.telemetry_interval:
             sampler = stack.enter_context(telemetry.Sampler(spec.telemetry_interval, adapter.gpus))
         yield sampler

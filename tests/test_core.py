@@ -241,9 +241,8 @@ def test_harness_holds_the_python_36_floor():
 
 STUCK_RUN = """import sys, time
 sys.path.insert(0, %r)
-from harness import result_file, schema, stopping
-record = schema.new_record({"model": "mlp", "backend": "jax"}, ["python", "-m", "harness"], "stuck")
-record["environment"] = {}
+from harness import result_file, run_record, stopping
+record = run_record.RunRecord({"model": "mlp", "backend": "jax"}, ["python", "-m", "harness"], "stuck")
 stopping.install(result_file.WriteOnce(record, sys.argv[1]).as_interrupted, grace_s=0.5)
 print("ready", flush=True)
 time.sleep(60)  # a step that does not end: a long compile, say

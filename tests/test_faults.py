@@ -122,14 +122,14 @@ def test_a_record_whose_folder_went_away_is_written_to_the_fallback(tmp_path, fa
 def test_the_runner_says_where_the_fallback_record_is(tmp_path, fallbacks, capsys):
     from harness import result_file
     one = record(speed=9.0)
-    write = result_file.WriteOnce(one, str(tmp_path / "file" / "results"))
+    write = result_file.WriteOnce(None, str(tmp_path / "file" / "results"))
     (tmp_path / "file").write_text("x")
-    path = write()
+    path = write(one)
     errors = capsys.readouterr().err
     assert path.startswith(str(fallbacks[0])) and schema.read(path)["run_id"] == one["run_id"]
     assert "could not be written into %s" % (tmp_path / "file" / "results") in errors
     assert "it was written to %s instead" % path in errors
-    assert write() == path  # written once
+    assert write(one) == path  # written once
 
 
 def test_with_nowhere_to_write_the_record_is_printed_on_stderr(tmp_path, fallbacks, capsys,
@@ -138,7 +138,7 @@ def test_with_nowhere_to_write_the_record_is_printed_on_stderr(tmp_path, fallbac
     monkeypatch.setattr(schema, "fallback_dirs", lambda: [str(tmp_path / "x" / "y")])
     (tmp_path / "x").write_text("x")
     one = record(speed=9.0)
-    result_file.WriteOnce(one, str(tmp_path / "x" / "results"))()
+    result_file.WriteOnce(None, str(tmp_path / "x" / "results"))(one)
     errors = capsys.readouterr().err
     assert "here it is:" in errors
     assert json.loads(errors.splitlines()[-1])["run_id"] == one["run_id"]
@@ -385,8 +385,8 @@ def test_a_write_that_raises_a_type_error_prints_the_record_whole(tmp_path, caps
     from harness import result_file
     one = record(speed=9.0)
     one["config"]["odd"] = {1, 2}  # a set
-    write = result_file.WriteOnce(one, str(tmp_path / "out"))
-    assert write() == "stderr"
+    write = result_file.WriteOnce(None, str(tmp_path / "out"))
+    assert write(one) == "stderr"
     errors = capsys.readouterr().err
     assert "TypeError" in errors and "here it is:" in errors
     printed = json.loads(errors.splitlines()[-1])
@@ -398,7 +398,7 @@ def test_a_record_the_schema_refuses_is_printed_whole(tmp_path, capsys):
     from harness import result_file
     one = record(speed=9.0)
     one["status"] = "finished"
-    assert result_file.WriteOnce(one, str(tmp_path / "out"))() == "stderr"
+    assert result_file.WriteOnce(None, str(tmp_path / "out"))(one) == "stderr"
     errors = capsys.readouterr().err
     assert "SchemaError: unknown status 'finished'" in errors
     assert json.loads(errors.splitlines()[-1])["run_id"] == one["run_id"]

@@ -111,23 +111,12 @@ class RunRecord(object):
         if outcome.keeps_samples and self.epochs is not None:
             samples = {"epochs": [_epoch_copy(epoch) for epoch in list(self.epochs)],
                        "telemetry": self.telemetry}
-        return {
-            "schema_version": schema.SCHEMA_VERSION,
-            "run_id": self.run_id,
-            "status": outcome.status,
-            "error": outcome.error,
-            "started_at": self.started_at,
-            "finished_at": "",
-            "command": list(self.command),
-            "config": self.config(),
-            "asked": schema.asked_of(self.asked),
-            "metrics": outcome.metrics,
-            "samples": samples,
-            "profile": self.profile,
-            # {"digest", "files"}: what defines the workload (harness.workload_digest)
-            "workload": self.workload,
-            "environment": dict(self.environment),
-        }
+        document = schema.new_record(self.asked, self.command, self.run_id)
+        document.update(status=outcome.status, error=outcome.error, started_at=self.started_at,
+                        config=self.config(), metrics=outcome.metrics, samples=samples,
+                        profile=self.profile, workload=self.workload,
+                        environment=dict(self.environment))
+        return document
 
 
 def _epoch_copy(epoch):

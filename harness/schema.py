@@ -1,11 +1,11 @@
 """The result record: one JSON file per run, its version, and how it is written and read.
 
-Standard library only: the runner in every image and the collector on the host
-share this module, so a record is defined exactly once. Its versions (docs/schema.md
-tells each change): 1, the first; 2, devices, global batch, phases, telemetry and
-memory (fields added since without a new version read as absent); 3, `asked`: what
-the run was asked for where the run resolved it otherwise. A version-2 file is
-upgraded as it is read (`upgrade`), so every reader sees version 3.
+Standard library only: the runner in every image and the collector on the host share
+this module and record_shape.py (the fields, described once). Its versions
+(docs/schema.md tells each change): 1, the first; 2, devices, global batch, phases,
+telemetry and memory (fields added since without a new version read as absent); 3,
+`asked`: what the run was asked for where the run resolved it otherwise. A version-2
+file is upgraded as it is read (`upgrade`), so every reader sees version 3.
 """
 import ctypes
 import datetime
@@ -16,27 +16,14 @@ import os
 import tempfile
 import uuid
 
-SCHEMA_VERSION = 3
+from harness.record_shape import ERROR, OK_METRICS, REQUIRED, SCHEMA_VERSION, STATUSES
+
 # The versions `read` takes: the current one, and those `upgrade` brings up to it.
 READABLE_VERSIONS = (2, 3)
-STATUSES = ("ok", "error", "skipped", "interrupted")
 # The config fields a run resolves on its machine, where the option left them to it (or,
 # for steps_per_epoch, a data set's length): config holds what ran, `asked` what was asked.
 RESOLVED_FROM_ASKED = ("data_format", "gpus", "instance", "steps_per_epoch", "timing")
 
-# Top-level keys every record carries, with the JSON type each must have.
-_REQUIRED = (
-    ("schema_version", int),
-    ("run_id", str),
-    ("status", str),
-    ("started_at", str),
-    ("finished_at", str),
-    ("command", list),
-    ("config", dict),
-    ("asked", dict),
-    ("environment", dict),
-)
-_METRICS_REQUIRED = ("unit", "throughput", "step_ms", "measured", "warmup")
 # metrics.energy (harness.energy): what measured the energy and the joules, or why nothing
 # could; null in a job's other ranks, absent from records written before it. Checked as a
 # record is written; a reader empties a wrong one (the collector's records.FIELDS) rather
@@ -105,16 +92,18 @@ def validate(record):
     if version != SCHEMA_VERSION:
         raise SchemaError("schema version %r, this harness reads versions %s"
                           % (version, " and ".join(map(str, READABLE_VERSIONS))))
-    for key, kind in _REQUIRED:
-        if not isinstance(record.get(key), kind):
-            raise SchemaError("field %r is missing or not a %s" % (key, kind.__name__))
+    for field in REQUIRED:
+        problem = field.check(record.get(field.path[0]))
+        if problem:
+            raise SchemaError("field %r is missing or not %s" % (field.path[0], problem))
     if record["status"] not in STATUSES:
         raise SchemaError("unknown status %r" % record["status"])
     if record["status"] == "ok":
         metrics = record.get("metrics")
-        if not isinstance(metrics, dict) or any(k not in metrics for k in _METRICS_REQUIRED):
-            raise SchemaError("an 'ok' record needs metrics with %s" % ", ".join(_METRICS_REQUIRED))
-    elif not isinstance(record.get("error"), dict):
+        names = [field.path[1] for field in OK_METRICS]
+        if not isinstance(metrics, dict) or any(name not in metrics for name in names):
+            raise SchemaError("an 'ok' record needs metrics with %s" % ", ".join(names))
+    elif ERROR.check(record.get("error")):
         raise SchemaError("a %r record needs an error object" % record["status"])
     return record
 

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from harness import schema, significance
+from harness import record_shape, schema, significance
 from harness.collector import cli as collect_cli
 from harness.collector import labels
 from harness.collector import runs
@@ -36,8 +36,8 @@ def record(model="resnet50", backend="mxnet", package="mxnet-mkl", instance="C5.
            step_ms=None, epoch_seconds=None, status="ok", keras_version="2.1.5", loss=6.9,
            accuracy=0.001, error=None, epochs=3, phases=None, telemetry=None, memory=None,
            epoch_speeds=None, stability=None, energy=None, **config):
-    """A version-2 record as the runner writes it. Give `speed` (samples/s) or, as the
-    RNN table does, `step_ms` and `epoch_seconds`; the other figures follow from them.
+    """A record as the runner writes it, from record_shape.sample. Give `speed` (samples/s)
+    or, as the RNN table does, `step_ms` and `epoch_seconds`; the other figures follow from them.
     samples.epochs holds a warm-up epoch and the measured ones, at `epoch_speeds`
     (samples/s; their count is the epochs measured) or, by default, within 2% of the
     speed; `stability` is metrics.stability (default none, as before the verdict);
@@ -61,9 +61,10 @@ def record(model="resnet50", backend="mxnet", package="mxnet-mkl", instance="C5.
     spec.setdefault("device_batch_size", spec["global_batch_size"] // devices)
     spec.setdefault("device_kind", "gpu" if gpus else "cpu")
     spec.setdefault("parallel", PARALLEL[backend] if devices > 1 else None)
-    result = schema.new_record(spec, ["python", "-m", "harness", model], run_id)
+    result = record_shape.sample(status)  # every field a record of its status needs
     result.update(
-        status=status,
+        run_id=run_id, command=["python", "-m", "harness", model], config=spec,
+        asked=schema.asked_of(spec), metrics=None, samples=None, profile=None, workload=None,
         started_at="2026-03-01T10:%02d:%02d.%06d+00:00" % (number // 60 % 60, number % 60, number),
         finished_at="2026-03-01T11:00:00+00:00",
         environment={"keras_version": keras_version, "backend": backend,
@@ -102,9 +103,9 @@ def record(model="resnet50", backend="mxnet", package="mxnet-mkl", instance="C5.
             "evaluation": None if loss is None else {"loss": loss, "accuracy": accuracy}}
         if energy is not None:
             result["metrics"]["energy"] = energy
-    else:
-        result["error"] = error or {"type": "RuntimeError", "message": "it broke",
-                                    "traceback": "Traceback (most recent call last): ..."}
+        result["error"] = None
+    elif error:
+        result["error"] = error
     return result
 
 

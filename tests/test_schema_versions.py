@@ -8,7 +8,10 @@ collector rendered of them.
 import json
 import os
 
-from harness import schema
+import pytest
+
+from harness import record_shape, schema
+from harness.collector import records
 from harness.collector.records import result_paths
 from test_collect import ROOT, record, run, write
 
@@ -56,3 +59,25 @@ def test_the_sample_records_render_alike_in_either_version(tmp_path):
     new = write(tmp_path / "new", *samples)
     for options in ([], ["--kind", "all", "--format", "csv"], ["--phases"]):
         assert run(old, *options) == run(new, *options)
+
+
+@pytest.mark.parametrize("status", schema.STATUSES)
+def test_the_shapes_sample_is_a_record_the_writer_and_the_collector_take(status, tmp_path):
+    one = record_shape.sample(status)
+    assert schema.validate(one) is one
+    assert records.checked(one) == (one, [])
+    path = schema.write(one, str(tmp_path))
+    assert records.read(path) == (one, []) and one["status"] == status
+
+
+def test_a_field_the_shape_requires_is_required_by_the_writer_and_the_collector():
+    for field in record_shape.REQUIRED + record_shape.OK_METRICS + record_shape.READ:
+        if "ok" not in field.needed_by:
+            continue
+        one = record_shape.sample("ok")
+        holder = one
+        for step in field.path[:-1]:
+            holder = holder[step]
+        del holder[field.path[-1]]
+        with pytest.raises(schema.SchemaError, match=field.path[-1].replace("_", "[_ ]")):
+            records.checked(schema.validate(one))

@@ -10,8 +10,9 @@ import json
 import os
 from collections import OrderedDict
 
-from harness import schema
-from harness.collector.labels import PHASES
+from harness import record_shape, schema
+from harness.record_shape import (  # noqa: F401 - the collector's modules take them from here
+    ENVIRONMENT_IDENTITY, NUMBER_LIMIT, NUMBER_TYPES, is_number)
 
 
 class CollectError(Exception):
@@ -24,20 +25,8 @@ class MissingPackage(CollectError):
     exit_status = 2
 
 
-# The software a run ran on, from its environment: part of what makes two runs repeats.
-ENVIRONMENT_IDENTITY = ("backend_package", "backend_version", "keras_version")
-# No figure of a run comes near this; a larger one (or 1e400, read as infinity) is
-# not a measurement, and would overflow the statistics or a chart's axis.
-NUMBER_LIMIT = 1e15
-
-
-def is_number(value):
-    """Whether a value read from JSON is a number (true and false are not): its exact type,
-    which is a quarter of isinstance's cost over the hundreds of thousands of values read."""
-    return value.__class__ in NUMBER_TYPES
-
-
-NUMBER_TYPES = (int, float)
+# Every field the output reads (record_shape.READ): (path, check, the statuses that need it).
+FIELDS = tuple(field[:3] for field in record_shape.READ)
 
 
 def at(value, *path):
@@ -47,102 +36,6 @@ def at(value, *path):
             return None
         value = value.get(name)
     return value
-
-
-def _string(value):
-    return None if isinstance(value, str) else "a string"
-
-
-def _bool(value):
-    return None if isinstance(value, bool) else "true or false"
-
-
-def _one_of(choices):
-    def check(value):
-        return None if isinstance(value, str) and value in choices else \
-            "one of %s" % ", ".join(choices)
-    return check
-
-
-def _strings(value):
-    good = isinstance(value, list) and all(isinstance(item, str) for item in value)
-    return None if good else "a list of strings"
-
-
-def _whole(lowest):
-    """Whole numbers from `lowest` up (GPUs may be 0, devices and batches not)."""
-    def check(value):
-        # JSON's integers are of class int exactly (true and false are bools)
-        good = value.__class__ is int and lowest <= value <= NUMBER_LIMIT
-        return None if good else "an integer of at least %d" % lowest
-    return check
-
-
-def _real(lowest, above=False):
-    """Finite numbers from `lowest` (strictly above it with `above`) up to NUMBER_LIMIT.
-    The two bounds also keep out NaN (no comparison holds) and the infinities."""
-    problem = "a number %s %g" % ("above" if above else "of at least", lowest)
-    if above:
-        def check(value):
-            return None if is_number(value) and lowest < value <= NUMBER_LIMIT else problem
-    else:
-        def check(value):
-            return None if is_number(value) and lowest <= value <= NUMBER_LIMIT else problem
-    return check
-
-
-ANY_STATUS = schema.STATUSES
-OK_ONLY = ("ok",)
-OPTIONAL = ()
-# Every field that a table, the chart, an export or a comparison reads: (path, check,
-# the statuses that need it). `*` is each item of a list. A field that a record of
-# its status needs is there and passes its check, or the record is skipped; any
-# other field is None or passes, or it is emptied (set to None). A config field
-# that only becomes text (str()) in a cell is not listed: any JSON value prints.
-FIELDS = tuple(
-    [(("config", name), _string, ANY_STATUS) for name in ("model", "backend", "dataset")]
-    + [(("config", name), _whole(1), OK_ONLY) for name in ("global_batch_size", "devices")]
-    + [(("metrics", section, name), _real(0, above=True), OK_ONLY)
-       for section, name in (("throughput", "median"), ("step_ms", "median"),
-                             ("measured", "seconds"), ("measured", "epochs"))]
-    # Optional: in sets, dict look-ups and joined labels (so hashable text or numbers).
-    + [(("config", name), _string, OPTIONAL) for name in (
-        "instance", "data_format", "method", "precision", "device_kind", "parallel",
-        "keras_api", "jit_compile")]
-    + [(("environment", name), _string, OPTIONAL) for name in ENVIRONMENT_IDENTITY]
-    + [(("config", name), _whole(0), OPTIONAL) for name in ("gpus", "repeat_index")]
-    + [(("metrics", "measured", "steps"), _whole(1), OPTIONAL)]
-    + [(("config", name), _whole(1), OPTIONAL) for name in (
-        "resnet_version", "resnet_layers", "image_size", "device_batch_size", "cpu_devices")]
-    + [(("config", name), _bool, OPTIONAL) for name in ("inference", "profile")]
-    + [(("metrics", "unit"), _string, OPTIONAL),
-       (("metrics", "memory", "source"), _string, OPTIONAL),
-       (("metrics", "loss"), _real(-NUMBER_LIMIT), OPTIONAL),
-       (("metrics", "accuracy"), _real(-NUMBER_LIMIT), OPTIONAL),
-       (("metrics", "memory", "peak_mb"), _real(0), OPTIONAL),
-       (("metrics", "telemetry", "gpu", "available"), _bool, OPTIONAL),
-       (("metrics", "telemetry", "gpu", "devices", "*", "util_percent", "mean"), _real(0),
-        OPTIONAL),
-       (("metrics", "telemetry", "gpu", "devices", "*", "memory_used_mb", "peak"), _real(0),
-        OPTIONAL),
-       (("error", "type"), _string, OPTIONAL), (("error", "message"), _string, OPTIONAL),
-       # What defines the workload (harness.workload_digest); records from before it have none.
-       (("workload", "digest"), _string, OPTIONAL),
-       # The stability verdict (timing.stability); records from before it have none.
-       (("metrics", "stability", "verdict"), _one_of(("stable", "unstable")), OPTIONAL),
-       (("metrics", "stability", "failed"), _strings, OPTIONAL),
-       (("metrics", "stability", "cv_pct"), _real(0), OPTIONAL),
-       # What the measured epochs cost (harness.energy); records from before it have none.
-       (("metrics", "energy", "joules_per_sample"), _real(0), OPTIONAL),
-       (("metrics", "energy", "source"), _string, OPTIONAL),
-       # Each epoch's samples and seconds: the significance test's samples.
-       (("samples", "epochs", "*", "samples"), _real(0), OPTIONAL),
-       (("samples", "epochs", "*", "seconds"), _real(0), OPTIONAL),
-       # Theano's BLAS (harness/backends/theano_blas.py); other records have none.
-       (("environment", "blas", "linked"), _bool, OPTIONAL)]
-    + [(("environment", "blas", name), _string, OPTIONAL)
-       for name in ("ldflags", "library", "version")]
-    + [(("metrics", "phases", name), _real(0), OPTIONAL) for name in PHASES])
 
 
 def result_paths(folder):

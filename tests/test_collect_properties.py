@@ -22,7 +22,7 @@ from harness import schema
 from harness.collector import records, tables
 from harness.collector.labels import PHASES
 from harness.collector.layout import Table
-from test_collect import gpu_telemetry, record, run
+from helpers import gpu_telemetry, record, run
 
 # Generated inputs per run: the text formats are fast; each chart is a matplotlib render.
 NUMBER_LIMIT = 1e15  # the collector's bound on any figure

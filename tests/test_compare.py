@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from harness import workload_digest
 from harness.collector import published
 from harness.collector.cli import main
-from test_collect import ROOT, record, run, seed_rnn_records, write
+from helpers import ROOT, record, run, seed_rnn_records, write
 
 # The seeds' published tables, copied verbatim into the repository (baselines/README.md).
 BASELINES = os.path.join(ROOT, "baselines")
@@ -148,7 +148,7 @@ def test_one_process_a_side_is_untested_and_never_fails_the_gate(tmp_path):
 
 
 def test_energy_per_sample_is_compared_where_both_sides_measured_it(tmp_path):
-    from test_collect import rapl
+    from helpers import rapl
     baseline = write(tmp_path / "before", cnn("jax", 300.0, STEADY, energy=rapl(0.5)),
                      cnn("torch", 250.0, STEADY, energy=rapl(0.4)))
     new = write(tmp_path / "after", cnn("jax", 300.0, STEADY, energy=rapl(0.4)),

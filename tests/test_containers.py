@@ -38,7 +38,7 @@ from packaging.utils import canonicalize_name
 from conftest import REPO, only_result
 from harness import schema
 from harness.collector import published
-from test_images import TOOLS, build_commit, pins
+from image_builds import TOOLS, build_commit, pins
 
 sys.path.insert(0, os.path.join(REPO, "docker"))
 import engine as docker_engine  # noqa: E402

@@ -12,6 +12,7 @@ import pytest
 from conftest import REPO, harness
 from harness import environment, schema, timing
 from harness.spec import UsageError, make_spec
+from helpers import ok_record
 
 
 # --- spec ---
@@ -46,23 +47,16 @@ def test_spec_refuses_what_cannot_run(values, words):
 
 # --- schema ---
 
-def _ok_record(run_id="r1"):
-    record = schema.new_record({"model": "mlp", "backend": "jax"}, ["python", "-m", "harness"], run_id)
-    epochs = [{"seconds": 1.0, "steps": 2, "samples": 8, "step_seconds": [0.5, 0.5],
-               "step_samples": [4, 4]}] * 2
-    record.update(status="ok", finished_at=schema.now(), metrics=timing.summarize(epochs, 1, "images"))
-    return record
-
 
 def test_schema_round_trip(tmp_path):
-    path = schema.write(_ok_record(), str(tmp_path))
+    path = schema.write(ok_record(), str(tmp_path))
     assert os.path.basename(path).endswith("_mlp_jax_r1.json")
     assert schema.read(path)["metrics"]["throughput"]["median"] == 8.0
     assert os.listdir(str(tmp_path)) == [os.path.basename(path)]  # no temporary file left
 
 
 def test_schema_never_replaces_an_existing_result(tmp_path):
-    record = _ok_record()
+    record = ok_record()
     path = schema.write(record, str(tmp_path))
     with pytest.raises(FileExistsError):
         schema.write(record, str(tmp_path))
@@ -71,7 +65,7 @@ def test_schema_never_replaces_an_existing_result(tmp_path):
 
 
 def test_schema_writes_a_diverged_loss_as_null(tmp_path):
-    record = _ok_record()
+    record = ok_record()
     record["metrics"]["loss"] = float("nan")
     assert schema.read(schema.write(record, str(tmp_path)))["metrics"]["loss"] is None
 
@@ -84,7 +78,7 @@ def test_schema_writes_a_diverged_loss_as_null(tmp_path):
     (lambda r: r.update(status="error"), "error object"),
 ])
 def test_schema_refuses_records_it_does_not_know(tmp_path, change, words):
-    record = _ok_record()
+    record = ok_record()
     change(record)
     path = tmp_path / "r.json"
     path.write_text(json.dumps(record))
@@ -94,7 +88,7 @@ def test_schema_refuses_records_it_does_not_know(tmp_path, change, words):
 
 def test_schema_refuses_a_truncated_file(tmp_path):
     path = tmp_path / "r.json"
-    path.write_text(json.dumps(_ok_record())[:-40])
+    path.write_text(json.dumps(ok_record())[:-40])
     with pytest.raises(schema.SchemaError, match="not valid JSON"):
         schema.read(str(path))
 

@@ -6,7 +6,6 @@ import os
 import pickle
 import tarfile
 import urllib.request
-import zipfile
 
 import numpy as np
 import pytest
@@ -15,6 +14,8 @@ from harness import datasets
 from harness.datasets import DataError, TextData, TEXT_MAXLEN, TEXT_STEP
 from harness.datasets import cifar10, files, imagenet, mnist
 from harness.spec import MODEL_FIELDS, make_spec
+from data_files import (NIETZSCHE, WIKI_TRAIN, numpy1_pickle, spec_for, write_cifar, write_mnist,
+                        write_wikitext, write_zip)
 
 
 @pytest.fixture(autouse=True)
@@ -30,10 +31,6 @@ def offline(monkeypatch):
         return real_urlopen(url, *args, **kwargs)
 
     monkeypatch.setattr(urllib.request, "urlopen", local_only)
-
-
-def spec_for(model, dataset, tmp_path, **values):
-    return make_spec(model=model, backend="jax", dataset=dataset, data_dir=str(tmp_path), **values)
 
 
 def sha256_bytes(data):
@@ -214,11 +211,6 @@ def test_fetch_reports_a_failed_download_with_where_to_get_the_file(tmp_path, lo
 
 # --- files: unpacking archives safely ---
 
-def write_zip(path, members):
-    with zipfile.ZipFile(str(path), "w") as archive:
-        for name, data in members:
-            archive.writestr(zipfile.ZipInfo(name), data)
-
 
 def write_tar(path, members):
     """members: (name, bytes) for files, or (name, TarInfo type, link target)."""
@@ -284,14 +276,6 @@ def test_safe_extract_reports_a_corrupt_archive(tmp_path, name):
 
 # --- MNIST ---
 
-def write_mnist(path, count=10):
-    rng = np.random.RandomState(0)
-    images = rng.randint(0, 256, (count, 28, 28)).astype("uint8")
-    labels = (np.arange(count) * 3 % 10).astype("uint8")
-    np.savez_compressed(str(path), x_train=images, y_train=labels,
-                        x_test=images[:2], y_test=labels[:2])
-    return images, labels
-
 
 def test_mnist_loads_flat_scaled_rows(tmp_path):
     images, labels = write_mnist(tmp_path / "mnist.npz")
@@ -350,44 +334,6 @@ def test_mnist_reports_a_corrupt_file(tmp_path, damage):
 
 
 # --- CIFAR-10 ---
-
-def cifar_batch(label, count, rng):
-    return {b"batch_label": label.encode(), b"labels": [int(v) for v in rng.randint(0, 10, count)],
-            b"data": rng.randint(0, 256, (count, 3072)).astype("uint8"),
-            b"filenames": [b"image_%d.png" % i for i in range(count)]}
-
-
-def numpy1_pickle(batch):
-    """The batch pickled with the globals the published file names (NumPy 1's module path)."""
-    data = pickle.dumps(batch, protocol=2)
-    return data.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
-
-
-def write_cifar(path, per_batch=2, replace=None):
-    """A cifar-10-python.tar.gz with the published member names.
-
-    `replace` maps a member's name to other bytes, or to None to leave it out.
-    """
-    rng = np.random.RandomState(1)
-    batches = [cifar_batch("training batch %d of 5" % i, per_batch, rng) for i in range(1, 6)]
-    members = [("cifar-10-batches-py/data_batch_%d" % i, numpy1_pickle(batch))
-               for i, batch in enumerate(batches, 1)]
-    members += [("cifar-10-batches-py/test_batch", numpy1_pickle(cifar_batch("test", 3, rng))),
-                ("cifar-10-batches-py/batches.meta", pickle.dumps({b"num_cases_per_batch": 2})),
-                ("cifar-10-batches-py/readme.html", b"<html></html>")]
-    members = [(name, (replace or {}).get(name, data)) for name, data in members]
-    with tarfile.open(str(path), "w:gz") as archive:
-        folder = tarfile.TarInfo("cifar-10-batches-py")
-        folder.type = tarfile.DIRTYPE
-        archive.addfile(folder)
-        for name, data in members:
-            if data is None:
-                continue
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return (np.concatenate([b[b"data"] for b in batches]),
-            np.concatenate([b[b"labels"] for b in batches]))
 
 
 @pytest.mark.parametrize("model", ["cnn", "resnet"])
@@ -559,12 +505,6 @@ def test_imagenet_refuses_more_than_1000_classes(tmp_path):
 
 # --- text: Nietzsche and WikiText-2 ---
 
-NIETZSCHE = (u"PREFACE\n\n\nSUPPOSING that Truth is a woman--what then? Is there not ground\n"
-             u"for suspecting that all philosophers, in so far as they have been\n"
-             u"dogmatists, have failed to understand women--that the terrible\n"
-             u"seriousness and clumsy importunity with which they have usually paid\n"
-             u"their addresses to Truth, have been unskilled and unseemly methods\n")
-
 
 def test_nietzsche_is_read_lowercased(tmp_path):
     (tmp_path / "nietzsche.txt").write_bytes(NIETZSCHE.encode("utf-8"))
@@ -586,17 +526,6 @@ def test_nietzsche_that_is_not_utf8_is_corrupt(tmp_path):
     with pytest.raises(DataError, match="corrupt") as error:
         datasets.load(spec_for("lstm", "nietzsche", tmp_path), "channels_last", 1)
     assert str(path) in str(error.value)
-
-
-WIKI_TRAIN = (u" \n = Valkyria Chronicles III = \n \n Senj\u014d no Valkyria 3 : "
-              u"Unrecorded Chronicles ( Japanese : \u6226\u5834\u306e\u30f4\u30a1\u30eb"
-              u"\u30ad\u30e5\u30ea\u30a23 ) is a game .\n")
-
-
-def write_wikitext(path, train=WIKI_TRAIN.encode("utf-8")):
-    write_zip(path, [("wikitext-2-raw/", b""), ("wikitext-2-raw/wiki.test.raw", b" test \n"),
-                     ("wikitext-2-raw/wiki.valid.raw", b" valid \n")]
-              + ([("wikitext-2-raw/wiki.train.raw", train)] if train is not None else []))
 
 
 def test_wikitext2_reads_the_training_text_as_is(tmp_path):

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from conftest import SHARED_RUNS, harness, only_result
-from test_runs import TINY, assert_counts_add_up, assert_stopped_at_a_step_end
+from helpers import TINY, assert_counts_add_up, assert_stopped_at_a_step_end
 
 PARALLEL = {
     "jax": "keras.distribution.DataParallel",

@@ -8,9 +8,7 @@ import pytest
 
 from conftest import SHARED_RUNS
 from harness import energy, schema, timing
-from test_core import _ok_record
-from test_runs import TINY
-from test_telemetry import FakeNvml
+from helpers import TINY, FakeNvml, ok_record, record, run, write
 
 # A server package's range as the kernel publishes it (max_energy_range_uj).
 RANGE_UJ = 262143328850
@@ -222,7 +220,7 @@ def test_every_run_records_its_energy_or_why_not(shared_run, backend):
     ({"unavailable": 0}, "unavailable is not a string"),
 ])
 def test_a_record_is_written_with_its_energy_whole_or_not_at_all(tmp_path, value, words):
-    record = _ok_record()
+    record = ok_record()
     record["metrics"]["energy"] = value
     with pytest.raises(schema.SchemaError, match=words):
         schema.write(record, str(tmp_path))
@@ -232,7 +230,6 @@ def test_a_record_is_written_with_its_energy_whole_or_not_at_all(tmp_path, value
 
 
 def test_the_collector_empties_a_wrong_energy_figure_and_keeps_the_run(tmp_path):
-    from test_collect import record, run, write
     broken = record(speed=9.0, energy={"source": "rapl", "joules_per_sample": "lots"})
     path = tmp_path / "broken.json"
     path.write_text(json.dumps(broken))  # as a writer without the check would

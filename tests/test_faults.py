@@ -23,8 +23,8 @@ from harness import cli, schema
 from harness.collector.records import CollectError
 from harness.collector.runs import load
 from harness.datasets import DataError
-from test_collect import record
-from test_datasets import spec_for, write_cifar, write_mnist, write_wikitext, NIETZSCHE
+from helpers import record
+from data_files import spec_for, write_cifar, write_mnist, write_wikitext, NIETZSCHE
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTS = os.path.join(REPO, "tests")

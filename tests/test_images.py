@@ -28,8 +28,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from conftest import REPO, only_result
+from image_builds import BUILD_COMMIT, TOOLS, build_commit, pins
 
-TOOLS = os.path.join(REPO, ".venv-tools", "bin")
 ENTRYPOINT = os.path.join(REPO, "docker", "entrypoint.py")
 DOCKERFILES = sorted(glob.glob(os.path.join(REPO, "images", "*", "Dockerfile")))
 KERAS3_CPU = ["jax-cpu", "tensorflow-cpu", "torch-cpu"]
@@ -74,16 +74,6 @@ def compose_config():
 
 
 SERVICES = compose_config() if os.path.exists(os.path.join(TOOLS, "docker-compose")) else {}
-
-
-# How the README's build commands name the commit: "-dirty" where the tree has changes.
-BUILD_COMMIT = "git describe --always --dirty --abbrev=40 --exclude='*'"
-
-
-def build_commit(tree):
-    """BUILD_COMMIT's answer in the git tree `tree`."""
-    return subprocess.check_output(["sh", "-c", BUILD_COMMIT], cwd=str(tree),
-                                   universal_newlines=True).strip()
 
 
 def test_an_image_built_from_a_changed_tree_is_labelled_dirty(tmp_path):
@@ -142,20 +132,6 @@ def python_target(path, args):
     match = re.match(r"python:(\d+\.\d+)\.\d+-slim-(\w+)$", base or "")
     assert match, "%s builds on %s, not an official Python image" % (path, base)
     return match.group(1), GLIBC[match.group(2)]
-
-
-def pins(path):
-    """{name: Requirement} of a requirements file, each one pinned with ==."""
-    found = {}
-    with open(path) as f:
-        for line in f:
-            line = line.split("#", 1)[0].strip()
-            if line:
-                req = Requirement(line)
-                specs = list(req.specifier)
-                assert len(specs) == 1 and specs[0].operator == "==", "%s: %s is not pinned" % (path, line)
-                found[canonicalize_name(req.name)] = req
-    return found
 
 
 def marker_env(python_version):

@@ -17,7 +17,7 @@ from conftest import REPO, harness, only_result
 from harness import backends
 from harness.backends import keras2, legacy, theano_blas
 from harness.models import Recipe
-from test_runs import TINY, assert_counts_add_up, assert_stopped_at_a_step_end
+from helpers import TINY, assert_counts_add_up, assert_stopped_at_a_step_end
 
 sys.path.insert(0, os.path.join(REPO, "docker"))
 import engine as docker_engine  # noqa: E402

@@ -4,7 +4,7 @@ own switch; the threads the framework runs on are recorded."""
 import pytest
 
 from conftest import INSTALLED_BACKENDS, SHARED_RUNS
-from test_runs import TINY, tiny_run
+from helpers import TINY, tiny_run
 
 # What Keras 3 makes of jit_compile="auto" on a CPU: XLA on JAX; TensorFlow turns XLA off
 # on CPU-only machines; PyTorch runs eagerly.

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from conftest import REPO, harness, only_result, results
+from helpers import TINY_JOB
 
-TINY = ["--gpus", 0, "--epochs", 1, "--warmup", 1, "--steps-per-epoch", 3, "--batch-size", 8]
 STEP_SAMPLES = 8  # the global batch, each step: two ranks of 4
 
 
@@ -36,7 +36,7 @@ def run_job(out, backend, environs, args=(), torchrun=False):
             command = [os.path.join(os.path.dirname(sys.executable), "torchrun"), "--nnodes", 2,
                        "--nproc-per-node", 1, "--rdzv-backend", "c10d", "--rdzv-endpoint",
                        "127.0.0.1:%d" % torchrun, "--rdzv-id", "test", "-m", "harness"]
-        command += ["mlp", "--backend", backend, "--out", out] + list(TINY) + list(args[rank])
+        command += ["mlp", "--backend", backend, "--out", out] + list(TINY_JOB) + list(args[rank])
         env = dict(os.environ, BENCH_OFFLINE="1", PYTHONUNBUFFERED="1", **environ)
         # Into files, not pipes: a rank blocked on a full pipe would stall its peers.
         log = open(os.path.join(str(out) + ".rank%d.log" % rank), "w+")
@@ -161,7 +161,7 @@ def test_tensorflow_multi_worker_is_skipped_while_keras_fails_there(tmp_path):
 def test_keras_2_and_native_backends_are_skipped_in_a_job(tmp_path):
     out = tmp_path / "out"
     proc = harness("mlp", "--backend", "native-jax", "--out", out, "--num-processes", 2,
-                   "--process-id", 0, "--coordinator", "127.0.0.1:1", *TINY)
+                   "--process-id", 0, "--coordinator", "127.0.0.1:1", *TINY_JOB)
     record = only_result(out, proc)
     assert record["status"] == "skipped" and "trains in one process" in record["error"]["message"]
 
@@ -172,7 +172,7 @@ def test_sweep_shards_gathered_make_the_one_sweep_s_tables(tmp_path):
     shards = tmp_path / "gathered"
     for index in range(2):
         proc = harness("sweep", "--backends", "jax,torch", "--models", "mlp", "--shard",
-                       "%d/2" % index, "--out", shards / ("machine%d" % index), *TINY)
+                       "%d/2" % index, "--out", shards / ("machine%d" % index), *TINY_JOB)
         assert proc.returncode == 0, proc.stderr
     ran = [[r["config"]["backend"] for r in results(shards / ("machine%d" % i))] for i in range(2)]
     assert ran == [["jax"], ["torch"]]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, harness, only_result
-from test_runs import assert_stopped_at_a_step_end
+from helpers import assert_stopped_at_a_step_end
 from harness import backends
 from harness.spec import NATIVE_BACKENDS
 

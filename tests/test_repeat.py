@@ -6,7 +6,7 @@ import pytest
 
 from conftest import INSTALLED_BACKENDS, harness, results
 from harness import sweep
-from test_runs import TINY
+from helpers import TINY
 
 BACKEND = INSTALLED_BACKENDS[0]
 

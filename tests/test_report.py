@@ -31,7 +31,7 @@ import websocket
 from PIL import Image
 
 from conftest import INSTALLED_BACKENDS, REPO, harness, only_result
-from test_collect import gpu_telemetry, record, write
+from helpers import gpu_telemetry, record, write
 
 sys.path.insert(0, os.path.join(REPO, "docker"))
 import engine as docker_engine  # noqa: E402

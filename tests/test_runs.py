@@ -1,18 +1,17 @@
 """Real runs of real backends, tiny sizes: every workload, method and data format writes a
 valid result whose counts add up; failures, interrupts and sweeps leave the right files."""
-import glob
 import os
 import signal
-import subprocess
 import sys
 import time
 
 import pytest
 
-from conftest import INSTALLED_BACKENDS, REPO, SHARED_RUNS, harness, only_result, results
+from conftest import INSTALLED_BACKENDS, SHARED_RUNS, harness, only_result, results
 from harness import schema, significance, sweep
+from helpers import (TINY, assert_counts_add_up, assert_stopped_at_a_step_end, stop_mid_run,
+                     tiny_run)
 
-TINY = ["--epochs", 2, "--warmup", 1, "--steps-per-epoch", 3, "--batch-size", 4]
 
 WORKLOADS = {
     "mlp": [],
@@ -22,31 +21,6 @@ WORKLOADS = {
     "resnet50": ["--image-size", 32],
     "vgg16": ["--image-size", 32],
 }
-
-
-def tiny_run(tmp_path, model, backend, *extra):
-    out = tmp_path / "out"
-    proc = harness(model, "--backend", backend, "--out", out, *(TINY + list(extra)))
-    record = only_result(out, proc)
-    assert record["status"] == "ok", record["error"]
-    assert proc.returncode == 0
-    return record
-
-
-def assert_counts_add_up(record, steps=3, batch=4, epochs=2, warmup=1):
-    metrics = record["metrics"]
-    assert metrics["measured"]["steps"] == steps * epochs
-    assert metrics["measured"]["samples"] == steps * epochs * batch  # counted once, not rescaled
-    assert metrics["warmup"]["steps"] == steps * warmup
-    assert metrics["throughput"]["n"] == epochs
-    assert metrics["throughput"]["median"] > 0 and metrics["step_ms"]["median"] > 0
-    raw = record["samples"]["epochs"]
-    assert len(raw) == epochs + warmup and all(len(e["step_seconds"]) == steps for e in raw)
-    # the steps of an epoch account for (nearly) all of it, the warm-up for none of the speed
-    for epoch in raw:
-        assert sum(epoch["step_seconds"]) <= epoch["seconds"] * 1.0001
-    measured_seconds = sum(e["seconds"] for e in raw[warmup:])
-    assert metrics["throughput"]["overall"] == pytest.approx(steps * epochs * batch / measured_seconds)
 
 
 @SHARED_RUNS
@@ -173,20 +147,6 @@ def test_more_gpus_than_visible_is_a_usage_error(tmp_path, backend):
     assert not out.exists()
 
 
-def stop_mid_run(out, backend, signum, *extra, python=sys.executable):
-    """Start a long mlp run, signal it once it is measuring, and return the finished process."""
-    args = [python, "-m", "harness", "mlp", "--backend", backend, "--out", out,
-            "--epochs", 1000, "--steps-per-epoch", 50] + list(extra)
-    child = subprocess.Popen([str(a) for a in args], cwd=REPO, stderr=subprocess.PIPE,
-                             universal_newlines=True)
-    for line in child.stderr:  # wait until it is really training (or predicting)
-        if "(measured)" in line:
-            break
-    child.send_signal(signum)
-    child.communicate(timeout=120)
-    return child
-
-
 # Every loop the runner has, in both timing modes: Keras's fit (per step, per epoch),
 # train_on_batch, a generator timed per epoch, and predict.
 STOP_MODES = [[], ["--timing", "epoch"], ["--method", "train_on_batch"],
@@ -200,43 +160,11 @@ def test_sigterm_mid_run_stops_at_a_step_end_with_an_interrupted_result(tmp_path
     assert_stopped_at_a_step_end(tmp_path / "out", backend, *mode)
 
 
-def assert_stopped_at_a_step_end(out, backend, *mode, python=sys.executable):
-    child = stop_mid_run(out, backend, signal.SIGTERM, *mode, python=python)
-    record = only_result(out, child)
-    assert record["status"] == "interrupted"
-    # stopped by the loop itself, not by the watchdog that writes the file if no step ends
-    assert (record["error"]["type"], record["error"]["message"]) == \
-        ("StopRequested", "stopped by signal %d" % signal.SIGTERM)
-    assert_keeps_its_finished_epochs(record)
-    assert child.returncode == 1
-    mode_bits = os.stat(glob.glob(str(out / "*.json"))[0]).st_mode & 0o777
-    assert mode_bits == 0o666 & ~current_umask()  # readable by others under the usual 022
-
-
-def assert_keeps_its_finished_epochs(record):
-    """Stopped after a measured epoch (stop_mid_run): its samples and their statistics
-    stay, marked partial, and the record says where it stopped."""
-    finished = [e for e in record["samples"]["epochs"] if e["seconds"] is not None]
-    warmup = record["config"]["warmup"]
-    assert len(finished) > warmup and record["error"]["epochs_finished"] == len(finished)
-    assert record["error"]["phase"] == "measurement"
-    metrics = record["metrics"]
-    assert metrics["partial"] is True and metrics["throughput"]["n"] == len(finished) - warmup
-    assert metrics["measured"]["steps"] == sum(e["steps"] for e in finished[warmup:])
-    assert metrics["phases"]["data_s"] > 0
-
-
 def test_ctrl_c_stops_a_run_too(tmp_path):
     child = stop_mid_run(tmp_path / "out", "jax", signal.SIGINT, "--timing", "epoch")
     record = only_result(tmp_path / "out", child)
     assert record["status"] == "interrupted"
     assert record["error"]["message"] == "stopped by signal %d" % signal.SIGINT
-
-
-def current_umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def test_sweep_runs_each_backend_in_its_own_process(tmp_path):

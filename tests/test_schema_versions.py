@@ -13,7 +13,7 @@ import pytest
 from harness import record_shape, schema
 from harness.collector import records
 from harness.collector.records import result_paths
-from test_collect import ROOT, record, run, write
+from helpers import ROOT, record, run, write
 
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "schema2")
 

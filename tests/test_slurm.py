@@ -16,7 +16,7 @@ import pytest
 
 from conftest import REPO, results
 from harness import cluster
-from test_multinode import TINY
+from helpers import TINY_JOB
 
 sys.path.insert(0, os.path.join(REPO, "slurm"))
 import local_cluster  # noqa: E402
@@ -91,7 +91,7 @@ def only_record(out, output):
 def test_a_two_node_job_leaves_one_result_with_every_rank_s_host(slurm, tmp_path, recipe,
                                                                  backend, parallel):
     out = tmp_path / "out"
-    job, output = submit(slurm, tmp_path, recipe, "mlp", "--out", out, *TINY)
+    job, output = submit(slurm, tmp_path, recipe, "mlp", "--out", out, *TINY_JOB)
     wait_for(slurm, job)
     record = only_record(out, output)
     assert record["status"] == "ok", (record["error"], read(output))
@@ -105,7 +105,7 @@ def test_a_two_node_job_leaves_one_result_with_every_rank_s_host(slurm, tmp_path
 
 def test_a_sweep_as_a_job_array_makes_one_machine_s_tables(slurm, tmp_path):
     job, output = submit(slurm, tmp_path, "sweep-array.sbatch", "--backends", "jax,torch",
-                         "--models", "mlp", *TINY, options=["--array=0-1"],
+                         "--models", "mlp", *TINY_JOB, options=["--array=0-1"],
                          output="slurm-%A_%a.out")
     wait_for(slurm, job)
     shards = tmp_path / "sweep"

@@ -138,7 +138,7 @@ def test_a_real_run_records_its_verdict_and_prints_it(tmp_path):
 
 def test_the_sweeps_table_tests_between_processes_and_judges_their_spread():
     from harness import sweep
-    from test_collect import record
+    from helpers import record
 
     def processes(model, backend, speeds, stability=None, **fields):
         return [record(model, backend, backend, speed=speed, stability=stability,

@@ -10,6 +10,7 @@ import numpy
 import pytest
 
 from harness import environment, telemetry
+from helpers import FakeNvml
 
 INTERVAL = 0.05
 
@@ -214,85 +215,6 @@ UUIDS = ["GPU-aaaa1111", "GPU-bbbb2222", "GPU-cccc3333"]
 ])
 def test_cuda_visible_devices_map_to_nvml_indices(visible, indices):
     assert telemetry.nvml_indices(visible, UUIDS) == indices
-
-
-class FakeNvml(object):
-    """pynvml's functions the sampler calls, over scripted GPUs: each reading is
-    the next of its series (the last one repeats)."""
-
-    class NVMLError(Exception):
-        pass
-
-    def __init__(self, gpus, fail_init=None):
-        # [{"uuid", "name", "total_mib", "util": [...], "used_mib": [...], "power_mw": [...] or None,
-        #   "energy_mj": [...] (absent or None: no energy counter)}]
-        self.gpus = gpus
-        self.fail_init = fail_init
-        self.calls = {}
-        self.initialized = False
-
-    def _next(self, index, series):
-        key = (index, series)
-        n = self.calls.get(key, 0)
-        self.calls[key] = n + 1
-        values = self.gpus[index][series]
-        return values[min(n, len(values) - 1)]
-
-    def nvmlInit(self):
-        if self.fail_init:
-            raise self.NVMLError(self.fail_init)
-        self.initialized = True
-
-    def nvmlShutdown(self):
-        self.initialized = False
-
-    def nvmlDeviceGetCount(self):
-        return len(self.gpus)
-
-    def nvmlDeviceGetHandleByIndex(self, index):
-        return index
-
-    def nvmlDeviceGetUUID(self, handle):
-        return self.gpus[handle]["uuid"]
-
-    def nvmlDeviceGetName(self, handle):
-        return self.gpus[handle]["name"]
-
-    def nvmlDeviceGetUtilizationRates(self, handle):
-        return Reading(gpu=self._next(handle, "util"))
-
-    def nvmlDeviceGetMemoryInfo(self, handle):
-        return MemoryReading(self, handle)
-
-    def nvmlDeviceGetPowerUsage(self, handle):
-        if self.gpus[handle]["power_mw"] is None:
-            raise self.NVMLError("Not Supported")
-        return self._next(handle, "power_mw")
-
-    def nvmlDeviceGetTotalEnergyConsumption(self, handle):
-        """Millijoules since the driver loaded (Volta and later; harness.energy reads it)."""
-        if self.gpus[handle].get("energy_mj") is None:
-            raise self.NVMLError("Not Supported")
-        return self._next(handle, "energy_mj")
-
-
-class Reading(object):
-    def __init__(self, **values):
-        self.__dict__.update(values)
-
-
-class MemoryReading(object):
-    """nvmlDeviceGetMemoryInfo's answer: `used` advances its series only when read,
-    so that the sampler reading `total` alone when it starts takes no sample."""
-
-    def __init__(self, nvml, handle):
-        self._nvml = nvml
-        self._handle = handle
-        self.total = nvml.gpus[handle]["total_mib"] * 2 ** 20
-
-    @property
-    def used(self):
-        return self._nvml._next(self._handle, "used_mib") * 2 ** 20
 
 
 def fake_gpus():

@@ -27,7 +27,7 @@ import time
 
 import common
 from harness import significance
-from harness.collector import compare
+from harness.collector import compare, compare_text
 
 SIDES = ("a1", "a2", "b")
 SLOWDOWN = ["taskset", "-c", "0"]  # side B: one core of the machine's
@@ -73,7 +73,7 @@ def collect(args, sizes):
 def judge(baseline, new):
     """compare's verdict on two folders: its one row's mark, p, ratio and interval, and the
     exit status."""
-    text, status, _ = compare.compare(baseline, new, output_format="json")
+    text, status, _ = compare_text.of_paths(baseline, new, output_format="json")
     (row,) = json.loads(text)["rows"]
     return {"mark": row["mark"], "p": row["p"], "ratio": row["ratio"],
             "ratio_interval": row.get("ratio_interval"), "exit": status}

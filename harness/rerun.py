@@ -184,7 +184,7 @@ def group_of(path, record):
 def comparison(original, new, original_name, new_name, factor):
     """(Markdown, exit status) of the original records against the new ones, matched on
     everything but the instance label."""
-    from harness.collector import compare, records, runs
+    from harness.collector import compare, compare_text, records, runs
     fields = tuple(name for name in compare.MATCH_FIELDS if name != "instance")
     sides = []
     for some in (original, new):
@@ -195,7 +195,7 @@ def comparison(original, new, original_name, new_name, factor):
             except schema.SchemaError as error:
                 _say("  not compared: run %s: %s" % (one.get("run_id"), error))
         sides.append(compare.runs_side(summaries, fields))
-    return compare.report(sides[0], sides[1], original_name, new_name, factor)
+    return compare_text.of_sides(sides[0], sides[1], original_name, new_name, factor)
 
 
 def _say(text):

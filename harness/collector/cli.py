@@ -3,7 +3,7 @@ import argparse
 import os
 import sys
 
-from harness.collector import compare, export, tables
+from harness.collector import compare, compare_text, export, tables
 from harness.collector.chart import write_chart
 from harness.collector.groups import collapse, failures_of, identities_of
 from harness.collector.labels import kind_of
@@ -75,7 +75,7 @@ def compare_main(argv):
         if args.output_format == "html":
             text, status, skipped = _compare_html(args.baseline, args.new, args.factor, args.ignore)
         else:
-            text, status, skipped = compare.compare(args.baseline, args.new, args.factor,
+            text, status, skipped = compare_text.of_paths(args.baseline, args.new, args.factor,
                                                     args.output_format, args.ignore)
     except CollectError as error:
         sys.stderr.write("collect compare: %s\n" % error)

@@ -16,7 +16,7 @@ for, so that Markdown, CSV and JSON need neither Jinja2 nor matplotlib.
 import os
 import re
 
-from harness.collector import chart, compare, history, tables
+from harness.collector import chart, compare_text, history, tables
 from harness.collector.groups import merge, unprofiled
 from harness.collector.labels import backend_label, workload_label
 from harness.collector.layout import Heading, Table
@@ -60,8 +60,8 @@ def compare_page(compared, baseline_name, new_name, factor, skipped=0):
     return _render(
         _templates(), "report.html", title="Comparison: %s against %s" % (new_name, baseline_name),
         blocks=[_block(Heading(1, "Comparison")),
-                _block(Table(*compare.table(compared)))]
-        + [_block(text) for text in compare.notes(compared, baseline_name, new_name, factor)],
+                _block(Table(*compare_text.table(compared)))]
+        + [_block(text) for text in compare_text.notes(compared, baseline_name, new_name, factor)],
         overview=None, workloads=[], uncharted=0, histories=[], unhistoried=0, runs=[],
         labels={}, skipped=skipped)
 

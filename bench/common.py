@@ -15,7 +15,7 @@ sys.path.insert(0, ROOT)
 from harness import backends, environment, schema, timing  # noqa: E402
 from harness.spec import KERAS3_BACKENDS  # noqa: E402
 
-# The versions worth naming beside a figure; environment.describe() lists every package.
+# The versions worth naming beside a figure; environment.snapshot() lists every package.
 PACKAGES = ("keras", "tensorflow", "tensorflow-cpu", "jax", "jaxlib", "torch", "numpy")
 
 
@@ -85,7 +85,7 @@ def variation(values):
 
 def machine():
     """The host a figure was measured on: CPU, cores, memory, GPUs, Python, versions, commit."""
-    host = environment.describe()
+    host = environment.snapshot()
     keep = ("cpu_model", "cpu_cores", "cpu_cores_usable", "memory_bytes", "gpus", "platform",
             "python", "git_commit", "in_container", "image")
     described = {key: host[key] for key in keep}

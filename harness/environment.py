@@ -197,7 +197,7 @@ def env_vars():
     return {k: v for k, v in sorted(os.environ.items()) if k.startswith(_ENV_PREFIXES)}
 
 
-def describe():
+def snapshot():
     """Everything about the host a result needs, without any framework."""
     gpus = nvidia_gpus()
     commit = git_commit()

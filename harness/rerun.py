@@ -74,7 +74,7 @@ def main(args):
     options = options_of(record)
     specs.make_spec(model=model, backend=backend, **options)  # refuses what cannot run now
     _say("rerun of %s (%s on %s, %s)" % (record["run_id"], model, backend, record["status"]))
-    for line in environment_changes(record["environment"], environment.describe()):
+    for line in environment_changes(record["environment"], environment.snapshot()):
         _say("  differs: " + line)
     changed = workload_changes(record)
     if changed is None:
@@ -155,8 +155,8 @@ def workload_changes(record):
     if not isinstance(recorded, dict) or not recorded.get("digest"):
         return None
     config = record["config"]
-    current = workload_digest.describe(config.get("model"), config.get("dataset", "synthetic"),
-                                       config.get("backend"))
+    current = workload_digest.compute(config.get("model"), config.get("dataset", "synthetic"),
+                                      config.get("backend"))
     if current["digest"] == recorded["digest"]:
         return []
     return workload_digest.changed(recorded, current) or ["(the digest's form)"]

@@ -35,8 +35,8 @@ def run(spec, command):
     adapter = None
     try:
         stopping.entering("start-up")
-        record.workload = workload_digest.describe(spec.model, spec.dataset, spec.backend)
-        record.environment = environment.describe()
+        record.workload = workload_digest.compute(spec.model, spec.dataset, spec.backend)
+        record.environment = environment.snapshot()
         stopping.entering("import")
         started = time.perf_counter()
         adapter = backends.load(spec)  # may raise UsageError: no file, exit 2

@@ -225,7 +225,7 @@ def _write_for_dead_run(model, backend, options, out, run_id, command, returncod
     --timeout of `timed_out_after` seconds, where it was)."""
     config = dict(options, model=model, backend=backend, run_id=run_id)
     record = schema.new_record(config, command, run_id)
-    record["environment"] = environment.describe()
+    record["environment"] = environment.snapshot()
     record["status"] = "error"
     how = ("killed by signal %d%s" % (-returncode, " (out of memory?)"
                                       if -returncode == 9 and not timed_out_after else "")

@@ -29,7 +29,7 @@ def sources(model, dataset, backend):
     return sorted(set(files))
 
 
-def describe(model, dataset, backend):
+def compute(model, dataset, backend):
     """{"digest": "sha256:...", "files": {path: sha256 of its bytes, or None if missing}}
     for the workload of a run of `model` on `dataset` with `backend`."""
     files = dict((path, file_digest(os.path.join(HARNESS, path)))
@@ -54,7 +54,7 @@ def combined(files):
 
 
 def changed(recorded, current):
-    """The files whose digest differs between two `describe` results (or that only one
+    """The files whose digest differs between two `compute` results (or that only one
     has), sorted; empty when the workloads are the same."""
     before, after = recorded.get("files") or {}, current.get("files") or {}
     return sorted(path for path in set(before) | set(after) if before.get(path) != after.get(path))

@@ -63,16 +63,16 @@ STEADY = [300.0, 301.0, 299.0, 302.0, 300.5]
 # --- the workload digest ---
 
 def test_the_digest_covers_model_recipe_data_and_native_network_and_is_stable():
-    keras = workload_digest.describe("cnn", "cifar10", "jax")
+    keras = workload_digest.compute("cnn", "cifar10", "jax")
     assert sorted(keras["files"]) == ["datasets/__init__.py", "datasets/cifar10.py",
                                       "datasets/files.py", "models/__init__.py", "models/cnn.py"]
     assert all(len(digest) == 64 for digest in keras["files"].values())
-    assert keras == workload_digest.describe("cnn", "cifar10", "jax")
-    native = workload_digest.describe("cnn", "synthetic", "native-torch")
+    assert keras == workload_digest.compute("cnn", "cifar10", "jax")
+    native = workload_digest.compute("cnn", "synthetic", "native-torch")
     assert "backends/native/torch_nets.py" in native["files"]
     assert not any("jax" in path for path in native["files"])
     assert len({keras["digest"], native["digest"],
-                workload_digest.describe("mlp", "synthetic", "jax")["digest"]}) == 3
+                workload_digest.compute("mlp", "synthetic", "jax")["digest"]}) == 3
 
 
 def test_a_changed_source_changes_the_digest_and_is_named(tmp_path, monkeypatch):
@@ -80,16 +80,16 @@ def test_a_changed_source_changes_the_digest_and_is_named(tmp_path, monkeypatch)
     shutil.copytree(os.path.join(ROOT, "harness"), str(copy),
                     ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(workload_digest, "HARNESS", str(copy))
-    before = workload_digest.describe("mlp", "synthetic", "jax")
+    before = workload_digest.compute("mlp", "synthetic", "jax")
     model = copy / "models" / "mlp.py"
     model.write_bytes(model.read_bytes().replace(b"\n", b"\r\n"))  # a Windows checkout
-    assert workload_digest.describe("mlp", "synthetic", "jax") == before
+    assert workload_digest.compute("mlp", "synthetic", "jax") == before
     model.write_bytes(model.read_bytes() + b"# another layer\n")
-    after = workload_digest.describe("mlp", "synthetic", "jax")
+    after = workload_digest.compute("mlp", "synthetic", "jax")
     assert after["digest"] != before["digest"]
     assert workload_digest.changed(before, after) == ["models/mlp.py"]
     # unrelated workloads keep theirs
-    assert workload_digest.describe("cnn", "synthetic", "jax")["files"]["models/cnn.py"]
+    assert workload_digest.compute("cnn", "synthetic", "jax")["files"]["models/cnn.py"]
 
 
 def test_the_collector_keeps_changed_workloads_apart_and_reads_records_without_one(tmp_path):

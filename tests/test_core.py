@@ -191,7 +191,7 @@ def test_stats_of_even_and_single_samples():
 def test_environment_names_the_package_behind_a_module():
     assert environment.providing_package("pytest") == "pytest"
     assert environment.providing_package("no_such_module_here") is None
-    described = environment.describe()
+    described = environment.snapshot()
     assert described["cpu_cores"] >= 1 and described["memory_bytes"] > 0
     assert described["packages"]["pytest"]
 

@@ -33,7 +33,7 @@ def write_variant(tmp_path, record, **changes):
 
 
 def test_every_result_records_its_workload_digest(original):
-    assert original["workload"] == workload_digest.describe("mlp", "synthetic", BACKEND)
+    assert original["workload"] == workload_digest.compute("mlp", "synthetic", BACKEND)
 
 
 def test_a_changed_workload_is_refused_and_nothing_runs(tmp_path, original):

@@ -19,9 +19,11 @@ in the phase breakdown (--phases). Failed, skipped and interrupted runs are list
 apart and never enter a speed. A file that cannot be read, or whose required field
 is wrong, is named on stderr and skipped.
 
-This file is only the entry point, so that both commands above keep working; the
-collector itself is the package harness/collector/ (a package named `collect`
-beside this script would shadow it on import).
+This file is only the entry point of these spellings, which the seeds' workflow and
+the docs use; `python -m harness collect FOLDER` and `python -m harness compare A B`
+run the same commands (harness/commands/). The collector itself is the package
+harness/collector/, whose cli module maps the spellings onto the commands (a package
+named `collect` beside this script would shadow it on import).
 """
 import gc
 import os

@@ -23,6 +23,7 @@ import os
 import sys
 
 from harness import environment, schema, spec as specs, workload_digest
+from harness.console import say
 from harness.spec import UsageError
 
 # Config fields that only name or place a run, or belong to the machine it ran on (a
@@ -41,23 +42,6 @@ SET_BY_THE_HARNESS = ("KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL", "TF_FORCE_GPU_ALL
                       "MASTER_ADDR", "MASTER_PORT")
 
 
-def add_parser(commands):
-    """The `rerun` subcommand of harness.cli's parser."""
-    sub = commands.add_parser("rerun", help="run a result's configuration again here and "
-                                            "compare with it",
-                              description=__doc__.split("\n\n")[1].replace("\n", " "))
-    sub.add_argument("result", help="a result file (RESULT.json)")
-    sub.add_argument("--repeat", type=int,
-                     help="runs, each in a fresh process (default: 3, or $BENCH_PROCESSES)")
-    sub.add_argument("--out", default=specs.DEFAULTS["out"],
-                     help="folder the new result files go to (default: results)")
-    sub.add_argument("--force", action="store_true",
-                     help="run even though the workload's code changed since the result")
-    sub.add_argument("--factor", type=float, default=1.1,
-                     help="smallest speed ratio the comparison reports (default: 1.1)")
-    return sub
-
-
 def main(args):
     """Run `args` (the parsed `rerun` command); returns the exit status."""
     try:
@@ -73,15 +57,15 @@ def main(args):
                          "through its launcher (docs/multi-node.md)" % config["num_processes"])
     options = options_of(record)
     specs.make_spec(model=model, backend=backend, **options)  # refuses what cannot run now
-    _say("rerun of %s (%s on %s, %s)" % (record["run_id"], model, backend, record["status"]))
+    say("rerun of %s (%s on %s, %s)" % (record["run_id"], model, backend, record["status"]))
     for line in environment_changes(record["environment"], environment.snapshot()):
-        _say("  differs: " + line)
+        say("  differs: " + line)
     changed = workload_changes(record)
     if changed is None:
-        _say("  the result records no workload digest (an older harness): whether the "
+        say("  the result records no workload digest (an older harness): whether the "
              "workload changed cannot be told")
     elif changed:
-        _say("  the workload changed since the result: %s" % ", ".join(changed))
+        say("  the workload changed since the result: %s" % ", ".join(changed))
         if not args.force:
             raise UsageError("the workload's code changed (%s); the comparison would not be "
                              "of the same network: --force runs it anyway" % ", ".join(changed))
@@ -89,7 +73,7 @@ def main(args):
     new = sweep.run_rounds([(model, backend)], sweep.several_processes(
         dict(options, out=args.out, repeat=args.repeat)), args.out, timeout=None)
     original = group_of(args.result, record)
-    _say("  the original: %d process(es) of its repeat group" % len(original))
+    say("  the original: %d process(es) of its repeat group" % len(original))
     text, status = comparison(original, new, args.result, args.out, args.factor)
     sys.stdout.write(text)
     failed = any(one["status"] not in ("ok", "skipped") for one in new)
@@ -193,11 +177,6 @@ def comparison(original, new, original_name, new_name, factor):
             try:
                 summaries.append(runs.summarize(records.checked(one)[0]))
             except schema.SchemaError as error:
-                _say("  not compared: run %s: %s" % (one.get("run_id"), error))
+                say("  not compared: run %s: %s" % (one.get("run_id"), error))
         sides.append(compare.runs_side(summaries, fields))
     return compare_text.of_sides(sides[0], sides[1], original_name, new_name, factor)
-
-
-def _say(text):
-    sys.stderr.write(text + "\n")
-    sys.stderr.flush()

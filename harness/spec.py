@@ -1,7 +1,9 @@
 """The configuration of one run: what to train, where, and how to measure it.
 
 A RunSpec is frozen once the CLI has built it; the runner, the result file and
-the sweep all read the same object. No framework is imported here.
+the sweep all read the same object. OPTIONS lists its fields once: their defaults,
+and the options and help of the command line (harness.options) come from it. No
+framework is imported here.
 """
 import os
 from collections import namedtuple
@@ -57,53 +59,108 @@ STREAMING_DATASETS = ("imagenet",)
 RESNET_VERSIONS = (1, 2)
 RESNET_DEPTHS = (20, 56, 110)
 
-_FIELDS = (
-    ("model", None),
-    ("backend", None),
-    ("dataset", "synthetic"),
-    ("data_dir", None),         # None: $BENCH_DATA, then the Keras cache folder
-    ("batch_size", None),       # None: the workload's batch size
-    ("per_device_batch", False),  # True: batch_size is per device, not global
-    ("epochs", 5),              # measured epochs at least, after the warm-up (README: why 5)
-    ("warmup", 1),              # epochs run first and not counted
-    ("steps_per_epoch", None),  # None: the workload's (synthetic) or one full pass (real data)
-    ("epoch_seconds", 1.0),     # synthetic epochs sized from the warm-up's pace to last this long
-    ("min_steps", 0),           # measure on until at least this many steps...
-    ("min_seconds", 10.0),      # ...and this many seconds are measured (README: why 10)
-    ("method", "fit"),
-    ("timing", None),           # None: per epoch when training on GPUs, else per step
-    ("inference", False),
-    ("data_format", None),      # None: the backend's configured default
-    ("gpus", None),             # None: one GPU if any is visible, else the CPU
-    ("cpu_devices", 1),         # >1: split the CPU into this many devices, data-parallel
-    ("process_id", None),       # several processes (harness.cluster): this one's rank...
-    ("num_processes", None),    # ...their number (None: what a launcher's variables say)...
-    ("coordinator", None),      # ...and rank 0's "host:port"
-    ("precision", "float32"),
-    ("jit_compile", "auto"),    # auto: Keras's own choice per backend
-    ("tf32", "off"),            # TF32 matmuls off on every backend (the seeds' float32)
-    ("seed", 1234),
-    ("out", "results"),
-    ("instance", None),         # None: derived from the host
-    ("run_id", None),           # None: a fresh unique id
-    ("profile", False),         # write the backend's own profiler trace beside the result
-    ("telemetry_interval", 0.5),  # seconds between GPU and host samples; 0: no sampler
-    ("repeat", 1),              # run the configuration this many times, fresh processes
-    ("repeat_index", None),     # this run's place among them (0-based; None: no repeats)
-    ("repeat_group", None),     # the id the repeats of one configuration share
-    ("resnet_version", 1),
-    ("resnet_layers", 20),
-    ("image_size", 224),
+# Every field of a run's spec, once: its default, the parsers that take it as an
+# option, and its help. Option(name, default, takes, keywords, help): `takes` is
+# "all" (every run and the sweep, which passes them on), "one" (one run's own: the
+# sweep gives each run its own), a tuple of the workloads that take it (for the
+# others it is None, so that a default changing here never makes two mlp runs look
+# like different setups), or None (not an option); `keywords` are argparse's,
+# "flag" among them where the flag is not the name's; `help` shows "{default}" as
+# the default (with its $VARIABLE, see ENVIRONMENT_DEFAULTS), and None hides it.
+Option = namedtuple("Option", "name default takes keywords help")
+OPTIONS = (
+    Option("model", None, None, {}, None),
+    Option("backend", None, None, {}, None),
+    Option("dataset", "synthetic", "all", dict(choices=DATASETS),
+           "data set (default: {default})"),
+    Option("data_dir", None, "all", {}, "folder of real data sets (default: $BENCH_DATA, then "
+                                        "the Keras cache folder ~/.keras/datasets)"),
+    Option("batch_size", None, "all", dict(type=int),
+           "global batch size, split over the devices (default: the workload's)"),
+    Option("per_device_batch", False, "all", dict(action="store_true"),
+           "--batch-size is per device: the global batch is it times the devices"),
+    Option("epochs", 5, "all", dict(type=int),  # README: why 5
+           "measured epochs at least (default: {default})"),
+    Option("warmup", 1, "all", dict(type=int),
+           "epochs run first and not counted: they include graph building and compilation "
+           "(default: {default})"),
+    Option("steps_per_epoch", None, "all", dict(type=int),
+           "steps in an epoch (default: the workload's for synthetic data, one full pass for "
+           "real data)"),
+    Option("epoch_seconds", 1.0, "all", dict(type=float),
+           "make each measured epoch of synthetic data last about this long: the warm-up's "
+           "pace sets its steps (one at least); 0: the workload's steps (default: {default})"),
+    Option("min_steps", 0, "all", dict(type=int),
+           "measure more epochs until at least this many steps are measured (default: {default})"),
+    Option("min_seconds", 10.0, "all", dict(type=float),  # README: why 10
+           "measure more epochs until at least this many seconds are measured "
+           "(default: {default})"),
+    Option("method", "fit", "all", dict(choices=METHODS),
+           "Keras fit on arrays, one train_on_batch call per step, or fit on a generator "
+           "(default: {default})"),
+    Option("timing", None, "all", dict(choices=TIMINGS),
+           "read the clock after every step (each step then waits for the device) or only at "
+           "epoch ends, letting the backend queue steps ahead (default: epoch when training "
+           "on GPUs, else step)"),
+    Option("inference", False, "all", dict(action="store_true"),
+           "measure predict throughput instead of training"),
+    Option("data_format", None, "all", dict(choices=DATA_FORMATS),
+           "image layout (default: the backend's configured one)"),
+    Option("gpus", None, "all", dict(type=int), "GPUs to use, data-parallel when more than one; "
+                                                "0 is the CPU (default: 1 if a GPU is visible, "
+                                                "else 0)"),
+    Option("cpu_devices", 1, "all", dict(type=int),
+           "split the CPU into this many devices and train data-parallel on them, as on GPUs "
+           "(default: {default})"),
+    # Several processes (harness.cluster): their number, this one's rank, rank 0's host:port.
+    Option("num_processes", None, "all", dict(type=int),
+           "processes of a multi-process job, on one or more machines (default: what "
+           "torchrun's, Slurm's, TF_CONFIG's or KERAS_DISTRIBUTION_* variables say, else 1; "
+           "see docs/multi-node.md)"),
+    Option("process_id", None, "all", dict(type=int),
+           "this process's rank in the job, 0 to N-1; rank 0 writes the result (default: "
+           "from the variables)"),
+    Option("coordinator", None, "all", dict(metavar="HOST:PORT"),
+           "rank 0's address, where the processes meet (default: from the variables)"),
+    Option("precision", "float32", "all", dict(choices=PRECISIONS),
+           "dtype policy (default: {default})"),
+    Option("jit_compile", "auto", "all", dict(choices=JIT_COMPILE),
+           "compile the training step: XLA on TensorFlow and JAX, torch.compile on PyTorch; "
+           "auto lets Keras choose (default: {default}). The result records what each backend "
+           "resolved it to"),
+    Option("tf32", "off", "all", dict(choices=TF32),
+           "TF32 matmuls on NVIDIA Ampere and newer, set alike on every backend (default: "
+           "{default}, the seeds' float32)"),
+    Option("seed", 1234, "all", dict(type=int),
+           "seed of the synthetic data and the weights (default: {default})"),
+    Option("out", "results", "all", {}, "folder the result files go to (default: {default})"),
+    Option("instance", None, "all", {},
+           "the tables' Instance Type label (default: derived from the host)"),
+    Option("run_id", None, "one", {}, "the result's id (default: a fresh unique one)"),
+    Option("telemetry_interval", 0.5, "all", dict(type=float),
+           "seconds between samples of GPU and host use while training; 0 turns the sampler "
+           "off (default: {default})"),
+    Option("profile", False, "all", dict(action="store_true"),
+           "also write the backend's own profiler trace beside the result (slows the run: "
+           "its speed is marked as profiled)"),
+    Option("repeat", 1, "all", dict(type=int),
+           "run each configuration this many times, each in a fresh process, and report the "
+           "spread of their speeds (default: {default})"),
+    # A repeat's place among the repeats (0-based) and the id they share: the parent
+    # passes them, users do not.
+    Option("repeat_index", None, "one", dict(type=int), None),
+    Option("repeat_group", None, "one", {}, None),
+    Option("resnet_version", 1, ("resnet",), dict(flag="--version", type=int),
+           "ResNet version, 1 or 2 (default: {default})"),
+    Option("resnet_layers", 20, ("resnet",), dict(flag="--layers", type=int),
+           "ResNet depth: 20, 56 or 110 (default: {default})"),
+    Option("image_size", 224, ("resnet50", "vgg16"), dict(type=int),
+           "image side in pixels; the seed's synthetic set used 256 (default: {default})"),
 )
-FIELD_NAMES = tuple(name for name, _ in _FIELDS)
-# Options only some workloads take; for the others they are None, so that a
-# default changing here never makes two mlp runs look like different setups.
-MODEL_FIELDS = {
-    "resnet_version": ("resnet",),
-    "resnet_layers": ("resnet",),
-    "image_size": ("resnet50", "vgg16"),
-}
-DEFAULTS = dict(_FIELDS)
+FIELD_NAMES = tuple(option.name for option in OPTIONS)
+# Options only some workloads take.
+MODEL_FIELDS = dict((o.name, o.takes) for o in OPTIONS if isinstance(o.takes, tuple))
+DEFAULTS = dict((option.name, option.default) for option in OPTIONS)
 # How long a run measures, when the command line does not say: these variables replace
 # the defaults above. The test suite sets them to 0 so that its many runs stay tiny;
 # the value a run used is in its result's config either way, and the variable in

@@ -1,4 +1,4 @@
-"""Many runs, each in its own process: a sweep's comparison table, and the repeats of one run.
+"""Many runs, each in its own process: a sweep's, a rerun's, and the repeats of one run.
 
 A backend is fixed when Keras is imported, and a crash or an out-of-memory
 kill must not take the other runs with it: so every run is a fresh
@@ -18,18 +18,16 @@ $BENCH_MIN_SECONDS says otherwise: the processes, not one long run, give the spr
 """
 import glob
 import os
-from collections import OrderedDict
 import signal
 import subprocess
 import sys
 import threading
 import time
 
-from harness import backends, environment, schema, significance, stopping, timing
-from harness.collector.cli import report_note
-from harness.options import all_options, dest
-from harness.spec import (
-    BACKENDS, ENVIRONMENT_DEFAULTS, KERAS3_BACKENDS, WORKLOADS, UsageError, make_spec)
+from harness import environment, schema, stopping, timing
+from harness.console import say
+from harness.options import command_line
+from harness.spec import ENVIRONMENT_DEFAULTS
 
 _LAST_LINES = 20  # of a dead run's stderr, kept in the result written for it
 PROCESSES = 3  # a sweep's and rerun's processes per configuration (README: why 3)
@@ -37,49 +35,12 @@ PROCESSES_VARIABLE = "BENCH_PROCESSES"  # replaces PROCESSES where --repeat is n
 PROCESS_MIN_SECONDS = 5.0  # each of several processes measures this long at least
 
 
-def main(args, options):
-    """Run the sweep that `args` asks for; exit code 0 when no run failed."""
-    chosen = _names(args.backends, BACKENDS, "backend") if args.backends else \
-        [b for b in KERAS3_BACKENDS if backends.installed(b)]
-    missing = [b for b in chosen if not backends.installed(b)]
-    if missing or not chosen:
-        raise UsageError("not installed in this environment: %s" % (", ".join(missing) or
-                                                                   ", ".join(KERAS3_BACKENDS)))
-    models = _names(args.models, WORKLOADS, "model")
-    options = several_processes(options)
-    out = options.get("out", "results")
-    plan = [(m, b) for m in models for b in chosen]
-    if args.shard:
-        plan = shard(plan, *parse_shard(args.shard))
-    for model, backend in plan:  # a usage error stops the sweep before its first run
-        make_spec(model=model, backend=backend, **options)
-    started = time.time()
-    records = run_rounds(plan, options, out, args.timeout)
-    _say("sweep finished in %.0f s; results in %s" % (time.time() - started, out))
-    sys.stdout.write(table(records))
-    _say(report_note(out))  # the folder's HTML report: tables, charts, every run's details
-    return 0 if all(_succeeded(r) for r in records) else 1
-
-
-def parse_shard(text):
-    """"K/N" -> (K, N): this machine runs shard K (0 to N-1) of N."""
-    index, _, count = text.partition("/")
-    try:
-        index, count = int(index), int(count)
-    except ValueError:
-        raise UsageError("--shard %s: give K/N, this machine's shard K of N, "
-                         "counted from 0 (as JOB_COMPLETION_INDEX)" % text)
-    if count < 1 or not 0 <= index < count:
-        raise UsageError("--shard %s: K must be 0 to N-1 and N at least 1" % text)
-    return index, count
-
-
-def shard(plan, index, count):
-    """The configurations of `plan` that shard `index` of `count` runs: every count-th one,
-    from the index-th. Every shard computes the same plan from the same options, so the
+def shard(configurations, index, count):
+    """The `configurations` that shard `index` of `count` runs: every count-th one, from
+    the index-th. Every shard computes the same list from the same options, so the
     shards share no configuration and together run all of it, on any machines; a
     configuration's repeats stay together, on one machine."""
-    return plan[index::count]
+    return configurations[index::count]
 
 
 def several_processes(options):
@@ -99,59 +60,43 @@ def repeat(model, backend, options):
     """`python -m harness MODEL --repeat N`: exit code 0 when no repeat failed."""
     records = run_rounds([(model, backend)], options, options.get("out", "results"),
                          timeout=None)
-    return 0 if all(_succeeded(r) for r in records) else 1
+    return 0 if all(succeeded(r) for r in records) else 1
 
 
-def _succeeded(record):
+def succeeded(record):
     return record["status"] in ("ok", "skipped")
-
-
-def _names(text, known, kind):
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in known]
-    if unknown or not names:
-        raise UsageError("unknown %s(s) %s; choose from %s"
-                         % (kind, ", ".join(unknown) or "(none given)", ", ".join(known)))
-    return names
 
 
 def child_command(model, backend, options, run_id):
     """The `python -m harness` command line of one run."""
-    command = [sys.executable, "-m", "harness", model, "--backend", backend, "--run-id", run_id]
-    for flags, spec in all_options():
-        value = options.get(dest(flags, spec))
-        if value is None:
-            continue
-        if spec.get("action") == "store_true":
-            command += [flags[0]] if value else []
-        else:
-            command += [flags[0], str(value)]
-    return command
+    return [sys.executable, "-m", "harness", model, "--backend", backend,
+            "--run-id", run_id] + command_line(options)
 
 
-def run_rounds(plan, options, out, timeout):
-    """Run each (model, backend) of `plan` `options["repeat"]` times (default once), each run
-    in its own process, in rounds: every configuration once, then every one again. With
-    repeats, each configuration's runs share a repeat group, and each run's outcome and
-    each configuration's spread are said. Returns the records, configuration by
+def run_rounds(configurations, options, out, timeout):
+    """Run each (model, backend) of `configurations` `options["repeat"]` times (default
+    once), each run in its own process, in rounds: every configuration once, then every
+    one again. With repeats, each configuration's runs share a repeat group, and each
+    run's outcome and each configuration's spread are said. Returns the records, configuration by
     configuration."""
     count = options.get("repeat") or 1
-    groups = [schema.new_run_id() for _ in plan]
-    records = [[] for _ in plan]
+    groups = [schema.new_run_id() for _ in configurations]
+    records = [[] for _ in configurations]
     for index in range(count):
-        for number, (model, backend) in enumerate(plan):
-            _say("[%s%d/%d] %s on %s" % ("round %d/%d, " % (index + 1, count) if count > 1
-                                         else "", number + 1, len(plan), model, backend))
+        for number, (model, backend) in enumerate(configurations):
+            say("[%s%d/%d] %s on %s" % ("round %d/%d, " % (index + 1, count) if count > 1
+                                        else "", number + 1, len(configurations), model,
+                                        backend))
             own = dict(options, repeat_index=index, repeat_group=groups[number]) \
                 if count > 1 else options
             record = run_one(model, backend, own, out, timeout)
             records[number].append(record)
             if count > 1:
-                _say("repeat %d/%d of %s on %s: %s" % (index + 1, count, model, backend,
-                                                       _outcome(record)))
+                say("repeat %d/%d of %s on %s: %s" % (index + 1, count, model, backend,
+                                                      _outcome(record)))
     if count > 1:
-        for (model, backend), runs in zip(plan, records):
-            _say("%s on %s: %s" % (model, backend, spread(runs)))
+        for (model, backend), runs in zip(configurations, records):
+            say("%s on %s: %s" % (model, backend, spread(runs)))
     return [record for runs in records for record in runs]
 
 
@@ -171,9 +116,10 @@ def spread(records):
                                              len(speeds))
     if len(speeds) < 2:
         return line + ": too few to measure a spread"
+    from harness.collector.process_table import cv_pct  # the collector loads only now
     figures = timing.stats(speeds)
     return line + ": median %.1f, min %.1f, max %.1f, coefficient of variation %.2f%%" % (
-        figures["median"], figures["min"], figures["max"], _cv(speeds))
+        figures["median"], figures["min"], figures["max"], cv_pct(speeds))
 
 
 def run_one(model, backend, options, out, timeout):
@@ -195,7 +141,7 @@ def run_one(model, backend, options, out, timeout):
         child.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
-        _say("    run exceeded %.0f s; stopping it" % timeout)
+        say("    run exceeded %.0f s; stopping it" % timeout)
         child.send_signal(signal.SIGTERM)  # the run writes an `interrupted` result
         try:
             child.wait(timeout=60)
@@ -238,102 +184,6 @@ def _write_for_dead_run(model, backend, options, out, run_id, command, returncod
     record["finished_at"] = schema.now()
     path, failure = schema.write_or_fall_back(record, out)
     if failure is not None:
-        _say("    could not write into %s (%s)" % (out, failure))
-    _say("    %s -> %s" % (record["error"]["message"], path))
+        say("    could not write into %s (%s)" % (out, failure))
+    say("    %s -> %s" % (record["error"]["message"], path))
     return record
-
-
-def table(records):
-    """A plain-text comparison, one row per configuration (model and backend): its processes,
-    the median of their median speeds, the epochs' and the processes' spread, the ratio to
-    the fastest with the test of harness.significance over the processes ("≈" where the
-    difference is not significant or untested), and the stability verdict, which also
-    judges the spread between processes."""
-    header = ("model", "backend", "status", "processes", "samples/s", "\u00b1 CV%", "proc CV%",
-              "vs best", "p [95% CI]", "ms/step", "1st epoch s", "loss", "stability")
-    rows, comparisons = [], []
-    for model in sorted({r["config"]["model"] for r in records}, key=list(WORKLOADS).index):
-        configurations = OrderedDict()  # backend: its records
-        for r in records:
-            if r["config"]["model"] == model:
-                configurations.setdefault(r["config"]["backend"], []).append(r)
-        speeds = {backend: [_speed(r) for r in runs if r["status"] == "ok"]
-                  for backend, runs in configurations.items()}
-        order = sorted(configurations, key=lambda b: -_median(speeds[b]) if speeds[b] else 1)
-        best = order[0]
-        versus = {backend: significance.compare(speeds[best], speeds[backend])
-                  for backend in order[1:] if speeds[backend] and speeds[best]}
-        comparisons += list(versus.values())
-        for backend in order:
-            runs, own = configurations[backend], speeds[backend]
-            ok = [r for r in runs if r["status"] == "ok"]
-            processes = "%d" % len(runs) if len(ok) == len(runs) else "%d of %d ok" % (
-                len(ok), len(runs))
-            if not ok:
-                message = ((runs[-1]["error"] or {}).get("message") or "").splitlines()
-                rows.append((model, backend, runs[-1]["status"], processes,
-                             message[0][:60] if message else "") + ("",) * 8)
-                continue
-            metrics = [r["metrics"] for r in ok]
-            epoch_cvs = [(m.get("stability") or {}).get("cv_pct") for m in metrics]
-            epoch_cvs = [cv for cv in epoch_cvs if cv is not None]
-            process_cv = _cv(own)
-            comparison = versus.get(backend)
-            first = [m["warmup"]["first_epoch_s"] for m in metrics
-                     if m["warmup"]["first_epoch_s"]]
-            losses = [m["loss"] for m in metrics if m["loss"] is not None]
-            rows.append((model, backend, "ok", processes, "%.0f" % _median(own),
-                         "\u00b1 %.1f" % _median(epoch_cvs) if epoch_cvs else "",
-                         "%.1f" % process_cv if process_cv is not None else "-",
-                         significance.mark(comparison) + "%.2f" % (
-                             _median(own) / _median(speeds[best])),
-                         significance.p_text(comparison) if comparison else "best",
-                         "%.2f" % _median([m["step_ms"]["median"] for m in metrics]),
-                         "%.2f" % _median(first) if first else "",
-                         "%.4f" % _median(losses) if losses else "",
-                         _stability_cell(metrics, process_cv)))
-    widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip()
-             for row in [header, tuple("-" * w for w in widths)] + rows]
-    notes = ["samples/s: the median of the processes' median speeds. \u00b1 CV%%: the measured "
-             "epochs' standard deviation over their mean (the median over the processes); "
-             "proc CV%%: the same over the processes' median speeds. UNSTABLE marks a "
-             "configuration whose figures should not be trusted, with the checks it failed "
-             "(metrics.stability.reasons in a result file says why; 'processes': the "
-             "processes' speeds vary by %g%% or more)." % timing.CV_LIMIT_PCT,
-             significance.footnote(comparisons)]
-    return "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
-
-
-def _median(values):
-    return timing.stats(values)["median"]
-
-
-def _cv(speeds):
-    """The processes' coefficient of variation in %, or None for fewer than two."""
-    if len(speeds) < 2:
-        return None
-    figures = timing.stats(speeds)
-    return 100.0 * figures["stdev"] / figures["mean"]
-
-
-def _stability_cell(metrics, process_cv):
-    """'stable', or 'UNSTABLE: ' and the checks some process failed, with 'processes' where
-    the processes' speeds spread by timing.CV_LIMIT_PCT or more."""
-    verdicts = [m.get("stability") or {} for m in metrics]
-    if not any(v.get("verdict") for v in verdicts):
-        return ""
-    failed = sorted({name for v in verdicts if v.get("verdict") == "unstable"
-                     for name in v.get("failed") or []})
-    if process_cv is not None and process_cv >= timing.CV_LIMIT_PCT:
-        failed.append("processes")
-    return "UNSTABLE: " + ", ".join(failed) if failed else "stable"
-
-
-def _speed(record):
-    return record["metrics"]["throughput"]["median"] if record["status"] == "ok" else -1.0
-
-
-def _say(line):
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()

@@ -19,7 +19,7 @@ import time
 import pytest
 
 from conftest import INSTALLED_BACKENDS
-from harness import cli, schema
+from harness import options, schema
 from harness.collector.records import CollectError
 from harness.collector.runs import load
 from harness.datasets import DataError
@@ -97,8 +97,8 @@ def test_a_read_only_out_folder_is_a_usage_error(tmp_path):
 
 
 def test_a_missing_out_folder_that_can_be_made_passes_and_is_not_made_yet(tmp_path):
-    cli.check_out_dir(str(tmp_path / "new" / "results"))
-    cli.check_out_dir(str(tmp_path))
+    options.check_out_dir(str(tmp_path / "new" / "results"))
+    options.check_out_dir(str(tmp_path))
     assert not (tmp_path / "new").exists()
 
 

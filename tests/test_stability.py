@@ -137,7 +137,7 @@ def test_a_real_run_records_its_verdict_and_prints_it(tmp_path):
 
 
 def test_the_sweeps_table_tests_between_processes_and_judges_their_spread():
-    from harness import sweep
+    from harness.collector import process_table
     from helpers import record
 
     def processes(model, backend, speeds, stability=None, **fields):
@@ -156,7 +156,7 @@ def test_the_sweeps_table_tests_between_processes_and_judges_their_spread():
                + [record("cnn", "jax", "jax", speed=300.0, stability=stable),  # one process each
                   record("cnn", "torch", "torch", speed=290.0, stability=stable),
                   record("cnn", "tensorflow", status="error")])
-    text = sweep.table(records)
+    text = process_table.text(records)
     lines = text.splitlines()
     assert lines[0].split() == ["model", "backend", "status", "processes", "samples/s",
                                 "\u00b1", "CV%", "proc", "CV%", "vs", "best", "p", "[95%", "CI]",

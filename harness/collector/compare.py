@@ -30,19 +30,10 @@ from harness import significance
 from harness.collector import labels, published
 from harness.collector.groups import collapse, failures_of, identities_of, unprofiled
 from harness.collector.labels import error_text
+from harness.collector.match import DEFAULT_FACTOR, MACHINE_FIELDS, MATCH_FIELDS
 from harness.collector.records import CollectError
 from harness.collector.runs import WORKLOAD_DIGEST, load, key_of
 
-# What makes a baseline's configuration the new one's: the workload as run, the machine
-# and devices, the backend and its package, the knobs; not the versions, the workload's
-# digest (told apart by its own mark) or how long the run measured.
-MATCH_FIELDS = ("model", "resnet_version", "resnet_layers", "image_size", "dataset", "inference",
-                "method", "instance", "gpus", "devices", "device_kind", "global_batch_size",
-                "data_format", "precision", "backend", "backend_package", "jit_compile", "tf32")
-# The machine and the framework's build for it (mxnet-mkl, mxnet-cu90, tensorflow-cpu): a
-# published table's rows match whatever machine ran the new side.
-MACHINE_FIELDS = ("instance", "backend_package")
-DEFAULT_FACTOR = 1.1  # asv's: a change under 10% is not worth a CI failure
 SLOWER = "slower"
 
 # One side of a comparison: the configurations' pooled runs (speed: the median of their

@@ -162,18 +162,23 @@ def stability_columns(groups):
 
 
 def _stability_text(group):
-    """'stable', 'UNSTABLE: cv, load' (1 of 3 where only some repeats were; 'processes'
-    where the processes' speeds spread by CV_LIMIT_PCT or more), or N/A."""
+    """stability_label of the group's runs ("(1 of 3 runs)" where only some repeats were
+    unstable), or N/A where none was judged."""
     if not group.judged:
         return "N/A"
-    failed = list(group.failed_checks)
-    if group.cv is not None and group.cv >= CV_LIMIT_PCT:
-        failed.append("processes")
-    if not failed:
-        return "stable"
     share = "" if len(group.unstable) in (0, group.runs) else " (%d of %d runs)" % (
         len(group.unstable), group.runs)
-    return "UNSTABLE%s: %s" % (share, ", ".join(failed))
+    return stability_label(group.failed_checks, group.cv, share)
+
+
+def stability_label(failed, process_cv, share=""):
+    """'stable', or 'UNSTABLE: cv, load': the checks `failed` and 'processes' where the
+    processes' speeds spread by CV_LIMIT_PCT or more (`process_cv`: their CV in %);
+    `share` follows UNSTABLE."""
+    failed = list(failed)
+    if process_cv is not None and process_cv >= CV_LIMIT_PCT:
+        failed.append("processes")
+    return "UNSTABLE%s: %s" % (share, ", ".join(failed)) if failed else "stable"
 
 
 STABILITY_NOTE = ("Epoch CV % is the measured epochs' standard deviation over their mean "

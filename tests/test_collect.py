@@ -871,9 +871,13 @@ def test_runs_as_a_script_and_as_a_module(tmp_path):
     script = _run_script(folder)
     module = subprocess.run([sys.executable, "-m", "harness.collect", folder], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    command = subprocess.run([sys.executable, "-m", "harness", "collect", folder], cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             universal_newlines=True)
     assert (script.returncode, script.stderr) == (0, "")
     assert SEED_RNN_TABLE in script.stdout
     assert module.stdout == script.stdout
+    assert (command.returncode, command.stdout) == (0, script.stdout)
 
 
 def test_imports_no_framework_and_nothing_that_might(tmp_path):

@@ -344,13 +344,17 @@ def test_any_markdown_parses_without_a_traceback(blocks):
         assert all(isinstance(v, (str, int, bool)) for v in row.stated.values())
 
 
-def test_compare_runs_as_a_script(tmp_path):
+def test_compare_runs_as_a_script_and_as_a_command(tmp_path):
     folder = write(tmp_path / "runs", cnn("jax", 300.0, STEADY))
     proc = subprocess.run([sys.executable, "harness/collect.py", "compare", folder, folder],
                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True)
     assert (proc.returncode, proc.stderr) == (0, "")
     assert "| within factor (untested: 1 process a side)" in proc.stdout
+    command = subprocess.run([sys.executable, "-m", "harness", "compare", folder, folder],
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             universal_newlines=True)
+    assert (command.returncode, command.stdout) == (0, proc.stdout)
 
 
 def test_without_scipy_nothing_is_called_significant(tmp_path):

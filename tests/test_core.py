@@ -207,6 +207,8 @@ def test_environment_names_the_package_behind_a_module():
     (["resnet50", "--backend", "jax", "--dataset", "imagenet"], "streamed"),
     (["resnet", "--backend", "jax", "--layers", "50"], "--layers"),
     (["sweep", "--models", "mlp,gan"], "unknown model(s) gan"),
+    (["run", "mlp", "--backend", "jax", "--epochs", "0"], "run mlp: error: --epochs must be"),
+    (["run", "gan", "--backend", "jax"], "invalid choice: 'gan'"),
 ])
 def test_usage_errors_exit_2_with_one_line_and_no_file(tmp_path, args, words):
     proc = harness(*(args + ["--out", tmp_path / "out"]), env={"KERAS_BACKEND": ""})
@@ -224,6 +226,22 @@ def test_help_needs_no_framework():
                           stderr=subprocess.PIPE, universal_newlines=True)
     assert proc.returncode == 0, proc.stderr
     assert "--steps-per-epoch" in proc.stdout
+
+
+@pytest.mark.parametrize("model", ["resnet", "vgg16"])
+def test_the_help_shows_each_default_of_the_spec(model):
+    from harness.spec import OPTIONS
+    proc = subprocess.run([sys.executable, "-m", "harness", model, "--help"], cwd=REPO,
+                          stdout=subprocess.PIPE, universal_newlines=True)
+    shown = [o for o in OPTIONS if o.help and "{default}" in o.help
+             and (o.takes in ("all", "one") or model in o.takes)]
+    assert len(shown) > 15
+    entries = [" ".join(entry.split()) for entry in proc.stdout.split("\n  -")]
+    for option in shown:
+        flag = option.keywords.get("flag") or "--" + option.name.replace("_", "-")
+        entry = next(e for e in entries if e.startswith(flag[1:] + " "))
+        default = "%g" % option.default if isinstance(option.default, float) else option.default
+        assert "(default: %s" % default in entry, entry
 
 
 def test_harness_holds_the_python_36_floor():

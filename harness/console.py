@@ -1,6 +1,8 @@
 """What a run tells the user on stderr: its set-up, each epoch, and its outcome."""
 import sys
 
+from harness.timing import CV_LIMIT_PCT
+
 
 def say(line):
     sys.stderr.write(line + "\n")
@@ -51,7 +53,18 @@ def stability_text(stability):
     cv = "CV %.1f%%" % stability["cv_pct"] if stability.get("cv_pct") is not None else "CV n/a"
     if stability["verdict"] == "stable":
         return "stable (%s)" % cv
-    return "UNSTABLE (%s): %s" % (cv, "; ".join(stability["reasons"]))
+    return stability_label(stability["reasons"], detail=" (%s)" % cv, separator="; ")
+
+
+def stability_label(failed, process_cv=None, detail="", separator=", "):
+    """The words for a stability verdict, a run's line's and the tables' cells alike:
+    'stable', or 'UNSTABLE: cv, load', what `failed` (check names, or a run's reasons)
+    and 'processes' where the processes' speeds spread by CV_LIMIT_PCT or more
+    (`process_cv`: their CV in %); `detail` follows UNSTABLE ("(1 of 3 runs)")."""
+    failed = list(failed)
+    if process_cv is not None and process_cv >= CV_LIMIT_PCT:
+        failed.append("processes")
+    return "UNSTABLE%s: %s" % (detail, separator.join(failed)) if failed else "stable"
 
 
 def blas_text(blas):

@@ -3,7 +3,7 @@ cell text, and table_of, which adds the columns that tell look-alike rows apart.
 from collections import namedtuple
 
 from harness.collector.groups import unit_of
-from harness.timing import CV_LIMIT_PCT
+from harness.console import stability_label
 from harness.collector.labels import (
     backend_label, data_format_label, dataset_label, method_label, model_label, workload_label)
 
@@ -169,16 +169,6 @@ def _stability_text(group):
     share = "" if len(group.unstable) in (0, group.runs) else " (%d of %d runs)" % (
         len(group.unstable), group.runs)
     return stability_label(group.failed_checks, group.cv, share)
-
-
-def stability_label(failed, process_cv, share=""):
-    """'stable', or 'UNSTABLE: cv, load': the checks `failed` and 'processes' where the
-    processes' speeds spread by CV_LIMIT_PCT or more (`process_cv`: their CV in %);
-    `share` follows UNSTABLE."""
-    failed = list(failed)
-    if process_cv is not None and process_cv >= CV_LIMIT_PCT:
-        failed.append("processes")
-    return "UNSTABLE%s: %s" % (share, ", ".join(failed)) if failed else "stable"
 
 
 STABILITY_NOTE = ("Epoch CV % is the measured epochs' standard deviation over their mean "

@@ -5,7 +5,8 @@ from collections import OrderedDict
 from harness import significance, timing
 from harness.collector.groups import rank
 from harness.collector.labels import MODELS
-from harness.collector.layout import Table, stability_label
+from harness.collector.layout import Table
+from harness.console import stability_label
 
 HEADERS = ("model", "backend", "status", "processes", "samples/s", "\u00b1 CV%", "proc CV%",
            "vs best", "p [95% CI]", "ms/step", "1st epoch s", "loss", "stability")

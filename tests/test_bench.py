@@ -136,9 +136,15 @@ def test_aa_ab_judges_identical_and_slowed_processes_with_compare(tmp_path):
     can be marked significant or fail the gate, and no slowdown can be called found."""
     figures = run_bench(tmp_path, "aa_ab", "--processes", "1", "--runs", tmp_path / "runs")
     assert figures["pairs"] == 1 and figures["processes_per_side"] == 1
-    (same,), (slowed,) = figures["aa"], figures["ab"]
+    (same,), wider = figures["aa"], figures["ab"]["wider"]
+    (slowed,) = wider["pairs_judged"]
     assert same["mark"].endswith("(untested: 1 process a side)") and same["exit"] == 0
     assert slowed["mark"].endswith("(untested: 1 process a side)") and slowed["ratio"] > 0
     assert figures["aa_significant"] == figures["aa_gate_failures"] == 0
-    assert figures["ab_slower_found"] == 0 and figures["passed"] is False
+    assert wider["slower_found"] == 0 and figures["passed"] is False
+    # Side B's mlp is the wider one (bench/wider_mlp.py) under the same name and digest.
+    a1, b = (json.loads(next((tmp_path / "runs" / BACKEND / "000" / side).glob("*.json"))
+                        .read_text()) for side in ("a1", "b"))
+    assert b["config"]["parameters"] > 1.3 * a1["config"]["parameters"]
+    assert b["config"]["model"] == "mlp" and b["workload"] == a1["workload"]
     assert figures["pair_seconds"]["aa"] > 0 and figures["failed_processes"] == 0

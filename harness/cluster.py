@@ -121,15 +121,15 @@ def keep_beating(beat, interval_s=HEARTBEAT_S):
     thread.start()
 
 
-def report_failure(record, adapter, place, stopped=lambda: False):
+def report_failure(record, adapter, stopped=lambda: False):
     """A failure in a job of several processes: a rank other than 0 publishes its
     traceback; rank 0 puts the traceback of the rank that failed first (its own
     failure is most often that rank gone) into the job's result, or else names the
     ranks whose heartbeat stopped. Rank 0 stops waiting for a report when `stopped()`:
     the failure was then a peer stopping on the signal this rank has now too."""
     error = record["error"]
-    if place.process_id:
-        adapter.publish_failure("rank %d on %s: %s" % (place.process_id, socket.gethostname(),
+    if adapter.rank:
+        adapter.publish_failure("rank %d on %s: %s" % (adapter.rank, socket.gethostname(),
                                                        error["traceback"]))
         return
     beats = adapter.heartbeats()

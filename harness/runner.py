@@ -39,14 +39,14 @@ def run(spec, command):
         record.environment = environment.snapshot()
         stopping.entering("import")
         started = time.perf_counter()
-        adapter = backends.load(spec)  # may raise UsageError: no file, exit 2
+        adapter = backends.load(spec, place)  # may raise UsageError: no file, exit 2
         import_s = time.perf_counter() - started
         placement = _resolve(spec, adapter, place, record.environment["gpus"])
         record.resolve(placement)
         if place.several and adapter.processes == 1:
             raise Skip("%s trains in one process; jobs of several processes run Keras 3 on "
                        "JAX or PyTorch" % spec.backend)
-        if adapter.processes > 1 and place.process_id == 0:
+        if adapter.processes > 1 and adapter.rank == 0:
             cluster.watch_peers(adapter.peer_failures, write.as_failed_by_peers)
         elif adapter.processes > 1:
             cluster.keep_beating(adapter.beat)
@@ -68,7 +68,7 @@ def run(spec, command):
     except Skip as e:
         record.outcome = record.skipped(str(e))
     except BaseException as e:  # MemoryError and SystemExit too: the run still leaves its file
-        record.outcome = record.ended_early(*_failure(e, adapter, place))
+        record.outcome = record.ended_early(*_failure(e, adapter))
     finally:
         stopping.finishing()  # a signal from here on cannot cost the file
         _describe_end(record, adapter)
@@ -84,12 +84,12 @@ def run(spec, command):
     return code, path
 
 
-def _failure(e, adapter, place):
+def _failure(e, adapter):
     """(status, error) of a run that failed with `e` (in its except clause)."""
     failed = {"error": {"type": type(e).__name__, "message": str(e) or repr(e),
                         "traceback": traceback.format_exc()}}
     if adapter is not None and adapter.processes > 1 and not stopping.requested():
-        cluster.report_failure(failed, adapter, place, stopping.requested)  # sets failed["error"]
+        cluster.report_failure(failed, adapter, stopping.requested)  # sets failed["error"]
     if stopping.requested():
         # A failure after a stop request is the stop's doing: a data-parallel peer gone,
         # most often one that had the same signal first (scancel signals each node's

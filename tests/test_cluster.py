@@ -148,6 +148,8 @@ class FakeJob:
     """A job of three ranks as rank 0's adapter sees it: rank 2's heartbeat moves, rank 1's
     stopped (its node gone), and no rank reports a failure."""
 
+    rank = 0
+
     def __init__(self):
         self.reads = 0
 
@@ -166,7 +168,7 @@ def test_rank_0_names_the_rank_whose_heartbeat_stopped(monkeypatch):
     monkeypatch.setattr(cluster, "PEER_REPORT_WAIT_S", 0.3)
     record = {"error": {"type": "RuntimeError", "message": "gloo: connection reset",
                         "traceback": "Traceback: gloo"}}
-    cluster.report_failure(record, FakeJob(), Place(0, 3, "node1:1", 0, 0, "slurm"))
+    cluster.report_failure(record, FakeJob())
     assert record["error"] == {"type": "RankLost",
                                "message": "rank 1 on node2 lost: no heartbeat for 0.3 s",
                                "traceback": "rank 0 then: Traceback: gloo"}
@@ -179,6 +181,5 @@ def test_rank_0_stopping_meanwhile_waits_no_longer_and_names_no_rank(monkeypatch
     error = {"type": "RuntimeError", "message": "gloo: connection closed", "traceback": "T"}
     record = {"error": dict(error)}
     started = time.time()
-    cluster.report_failure(record, FakeJob(), Place(0, 3, "node1:1", 0, 0, "slurm"),
-                           stopped=lambda: True)
+    cluster.report_failure(record, FakeJob(), stopped=lambda: True)
     assert record["error"] == error and time.time() - started < 5

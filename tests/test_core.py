@@ -244,6 +244,28 @@ def test_the_help_shows_each_default_of_the_spec(model):
         assert "(default: %s" % default in entry, entry
 
 
+LOAD_ONE_BACKEND = """import sys
+from harness import backends, cluster
+from harness.spec import make_spec
+import harness.backends.keras3.tensorflow, harness.backends.keras3.jax, harness.backends.keras3.torch
+import harness.backends.native, harness.backends.launchers.tf_strategy
+from harness.backends.frameworks import jax, mxnet, tensorflow, torch
+heavy = lambda: sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules)
+assert not heavy(), heavy()
+adapter = backends.load(make_spec(model="mlp", backend="jax", gpus=0), cluster.SINGLE)
+print(type(adapter).__module__, heavy())
+"""
+
+
+def test_a_framework_is_imported_only_once_its_backend_is_loaded():
+    """Every adapter, launcher and framework tool module loads without a framework; the
+    backend chosen picks its own module, which imports its framework and no other."""
+    proc = subprocess.run([sys.executable, "-c", LOAD_ONE_BACKEND], cwd=REPO, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[-2] == "harness.backends.keras3.jax ['jax', 'keras']"
+
+
 def test_harness_holds_the_python_36_floor():
     vermin = shutil.which("vermin") or os.path.join(os.path.dirname(sys.executable), "vermin")
     proc = subprocess.run([vermin, "--no-tips", "--violations", "-t=3.6-", "harness"], cwd=REPO,

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import REPO, harness, only_result
 from helpers import assert_stopped_at_a_step_end
-from harness import backends
+from harness import backends, cluster
 from harness.spec import NATIVE_BACKENDS
 
 INSTALLED = [b for b in NATIVE_BACKENDS if backends.installed(b)]
@@ -126,7 +126,7 @@ def probe(backend):
     for model in MODELS:
         spec = make_spec(model=model, backend=backend, gpus=0, batch_size=PROBE_BATCH,
                          image_size=TINY_IMAGE if model in IMAGE_NETWORKS else None)
-        adapter = backends.load(spec)
+        adapter = backends.load(spec, cluster.SINGLE)
         data = datasets.load(spec, adapter.data_format, 1, PROBE_BATCH)
         x, y = data.arrays(PROBE_BATCH)
         network, recipe = adapter.build(spec, data)

@@ -1,11 +1,13 @@
 """Backend adapters: the only modules that import a framework.
 
-The installed Keras decides the adapter: `keras3` (TensorFlow 2, JAX, PyTorch)
-or `keras2` (TensorFlow 1.x, MXNet through keras-mxnet, Theano, CNTK). The
-`native-*` backends need no Keras: adapter `native` trains the same networks
-written on the framework itself. An adapter is imported by name after the
-backend is chosen, and sets the environment that must be in place before the
-framework loads.
+The installed Keras decides the adapter: `keras3` (TensorFlow 2, JAX, PyTorch:
+one module per framework) or `keras2` (TensorFlow 1.x, MXNet through
+keras-mxnet, Theano, CNTK). The `native-*` backends need no Keras: adapter
+`native` trains the same networks written on the framework itself. An adapter
+is imported by name after the backend is chosen, and sets the environment that
+must be in place before the framework loads. keras3.base lists what the runner
+may call of an adapter; `launchers` start and join a run's processes,
+`frameworks` hold each framework's own tools.
 """
 import importlib
 import importlib.util
@@ -18,6 +20,9 @@ FRAMEWORKS = {
     "keras2": {"tensorflow": "tensorflow", "mxnet": "mxnet", "theano": "theano", "cntk": "cntk"},
 }
 NATIVE = {"native-tensorflow": "tensorflow", "native-jax": "jax", "native-torch": "torch"}
+# Adapter -> the module that drives a framework with it
+MODULES = {"keras3": "harness.backends.keras3.{framework}", "keras2": "harness.backends.keras2",
+           "native": "harness.backends.native"}
 
 
 def keras_api():
@@ -40,12 +45,13 @@ def installed(backend):
     return framework is not None and importlib.util.find_spec(framework) is not None
 
 
-def load(spec):
-    """The adapter for `spec.backend`, with its framework imported and configured."""
+def load(spec, place):
+    """The adapter for `spec.backend`, with its framework imported and configured, for
+    this process's `place` in the run (harness.cluster.describe)."""
     if spec.backend in NATIVE:
         api, framework = "native", NATIVE[spec.backend]
     else:
         api = keras_api()
         framework = FRAMEWORKS[api][spec.backend]
-    module = importlib.import_module("harness.backends." + api)
-    return module.Adapter(spec, framework)
+    module = importlib.import_module(MODULES[api].format(framework=framework))
+    return module.Adapter(spec, framework, place)

@@ -17,7 +17,7 @@ import tempfile
 import numpy as np
 
 from harness import models
-from harness.backends import framework_tools, legacy, theano_blas
+from harness.backends import frameworks, legacy, theano_blas
 from harness.backends.common import (SingleProcessAdapter, batch_sequence, check_backend,
                                      gpus_to_use, hide_gpus_for_cpu_run, timing_callback)
 from harness.environment import providing_package
@@ -85,7 +85,7 @@ class Adapter(SingleProcessAdapter):
 
     api = "keras2"
 
-    def __init__(self, spec, framework):
+    def __init__(self, spec, framework, place):
         self.name = spec.backend
         self.shims = legacy.apply(spec.backend, "before_import")
         os.environ["KERAS_BACKEND"] = spec.backend  # beats keras.json's "backend"
@@ -160,7 +160,7 @@ class Adapter(SingleProcessAdapter):
             return "Keras 2's %s backend has no data-parallel training" % self.name
         if spec.cpu_devices > 1:
             return "Keras 2 trains data-parallel on GPUs only, not on a split CPU"
-        if spec.profile and self.name not in framework_tools.PROFILERS:
+        if spec.profile and frameworks.profiler(self.name) is None:
             return "no profiler is wired for %s" % self.name
         if spec.profile and self.name == "tensorflow":
             return "TensorFlow 1.x's profiler (tf.profiler with RunMetadata) is not wired"
@@ -197,7 +197,7 @@ class Adapter(SingleProcessAdapter):
         else:
             info["devices"] = [str(d) for d in self.framework.device.all_devices()]
         info["tf32"] = None  # no switch set: see unsupported
-        info["threads"] = framework_tools.thread_settings(self.name, self.framework)
+        info["threads"] = frameworks.thread_settings(self.name, self.framework)
         return info
 
     # --- measuring ---
@@ -293,7 +293,7 @@ class Adapter(SingleProcessAdapter):
         return None
 
     def trace(self, directory):
-        return framework_tools.trace(self.name, self.framework, directory)
+        return frameworks.trace(self.name, self.framework, directory)
 
 
 def compile_model(keras, backend, gpus, model, recipe):

@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from harness.backends import framework_tools
+from harness.backends import frameworks
 from harness.backends.common import SingleProcessAdapter, gpus_to_use, hide_gpus_for_cpu_run
 from harness.environment import providing_package
 from harness.spec import CONV_WORKLOADS
@@ -46,18 +46,17 @@ class Adapter(SingleProcessAdapter):
     keras = None
     devices = 1
 
-    def __init__(self, spec, framework):
+    def __init__(self, spec, framework, place):
         self.name = spec.backend
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
         # TensorFlow imports Keras as it loads: Keras must not try the backend that
         # ~/.keras/keras.json names (keras-mxnet writes "mxnet" there).
         os.environ["KERAS_BACKEND"] = framework
         hide_gpus_for_cpu_run(spec)
-        if spec.gpus == 0 and framework == "jax":
-            os.environ["JAX_PLATFORMS"] = "cpu"
+        frameworks.before_import(framework, spec)
         self.nets = importlib.import_module("harness.backends.native.%s_nets" % framework)
         self.framework = importlib.import_module(framework)
-        self.tf32 = framework_tools.set_tf32(framework, self.framework, spec.tf32 == "on")
+        self.tf32 = frameworks.set_tf32(framework, self.framework, spec.tf32 == "on")
         self.seed = spec.seed  # each Network seeds its framework before drawing its weights
         self.gpus = gpus_to_use(spec, self.visible_gpus())
         self.device_kind = "gpu" if self.gpus else "cpu"
@@ -102,7 +101,7 @@ class Adapter(SingleProcessAdapter):
         }
         info.update(self.nets.describe(self.gpus))
         info["tf32"] = self.tf32
-        info["threads"] = framework_tools.thread_settings(self.framework.__name__, self.framework)
+        info["threads"] = frameworks.thread_settings(self.framework.__name__, self.framework)
         return info
 
     # --- measuring ---
@@ -119,10 +118,10 @@ class Adapter(SingleProcessAdapter):
         return _Timing(recorder, step_samples)
 
     def memory(self):
-        return framework_tools.peak_memory(self.framework.__name__, self.framework, self.gpus)
+        return frameworks.peak_memory(self.framework.__name__, self.framework, self.gpus)
 
     def trace(self, directory):
-        return framework_tools.trace(self.framework.__name__, self.framework, directory)
+        return frameworks.trace(self.framework.__name__, self.framework, directory)
 
     # --- training and inference ---
 

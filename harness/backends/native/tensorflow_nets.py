@@ -4,7 +4,7 @@ XLA (tf.function's jit_compile) on or off."""
 import numpy as np
 import tensorflow as tf
 
-from harness.backends import framework_tools
+from harness.backends.frameworks import tensorflow as tools
 from harness.backends.native import (BN_EPSILON, BN_MOMENTUM, VGG16_BLOCKS, VGG16_DENSE,
                                      cnn_flat_features, resnet50_blocks, vgg16_flat_features)
 
@@ -25,7 +25,7 @@ def resolve_jit_compile(requested, gpus):
 
 def unsupported(gpus, jit_compile, data_format):
     """Why TensorFlow cannot run here, or None; data_format is None for networks without images."""
-    return data_format and framework_tools.tensorflow_cpu_layout_problem(tf, gpus, data_format)
+    return data_format and tools.cpu_layout_problem(tf, gpus, data_format)
 
 
 def describe(gpus):
@@ -34,7 +34,7 @@ def describe(gpus):
         "cuda": build.get("cuda_version"),
         "cudnn": build.get("cudnn_version"),
         "devices": [d.name for d in tf.config.list_logical_devices()],
-        "onednn": framework_tools.tensorflow_onednn(tf),
+        "onednn": tools.onednn(tf),
     }
 
 

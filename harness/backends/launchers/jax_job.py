@@ -13,6 +13,8 @@ import socket
 
 import numpy as np
 
+from harness.backends.launchers.one_process import Ranks
+
 # The key prefixes under which a failed rank leaves its traceback in jax.distributed's
 # key-value store, for rank 0's result, and every rank counts its heartbeats.
 _FAILURES = "keras-bench/failures/"
@@ -21,8 +23,10 @@ _BEATS = "keras-bench/heartbeats/"
 _TEXT_BYTES = 1024
 
 
-class Job:
+class Job(Ranks):
     """This process's part of a multi-process JAX job (see harness.cluster.Place)."""
+
+    parallel = "keras.distribution.DataParallel"
 
     def __init__(self, keras, jax, place, seed):
         # The CPU client's collectives across processes (GPUs have their own, NCCL).
@@ -40,14 +44,26 @@ class Job:
         self.samples = 0  # the rows this process has handed to Keras
         self.members = self.gather({"host": socket.gethostname(), "node": place.node})
 
-    def local(self, x, batch_size):
-        """This process's rows of each global batch of `x`, and the batch it feeds:
-        Keras makes the global batch of every process's slice."""
+    def local(self, arrays, batch_size):
+        """This process's rows of each global batch of every array, and the batch it
+        feeds: Keras makes the global batch of every process's slice."""
         share = batch_size // self.world
+        return tuple(self._rows(x, batch_size, share) for x in arrays), share
+
+    def _rows(self, x, batch_size, share):
         steps = len(x) // batch_size
         batches = x[:steps * batch_size].reshape((steps, batch_size) + x.shape[1:])
         mine = batches[:, self.rank * share:(self.rank + 1) * share]
-        return mine.reshape((steps * share,) + x.shape[1:]), share
+        return mine.reshape((steps * share,) + x.shape[1:])
+
+    def fed(self, rows):
+        self.samples += rows
+
+    def unsupported(self, spec):
+        if spec.method == "generator" or spec.inference:
+            return ("several JAX processes train here on arrays only: each feeds its slice of "
+                    "every batch; use --method fit or train_on_batch, training")
+        return None
 
     def agree(self, value):
         """Rank 0's `value` (a flag or a whole number), in every process."""
@@ -62,15 +78,6 @@ class Job:
         row[:len(data)] = np.frombuffer(data, dtype=np.uint8)
         rows = np.asarray(self._hosts.process_allgather(row))
         return [json.loads(bytes(r).rstrip(b"\0").decode("utf-8")) for r in rows]
-
-    def replicas(self, model):
-        """Where the first variable lives (every process's devices) and each rank's share."""
-        placed = sorted(str(d) for d in model.trainable_variables[0].value.sharding.device_set)
-        samples = self.gather(self.samples)
-        return {"replicas": len(placed), "first_variable_on": placed,
-                "samples_per_rank": samples,
-                "host_per_rank": [m["host"] for m in self.members],
-                "node_per_rank": [m["node"] for m in self.members]}
 
     # jax.distributed's key-value store has no public Python API yet; Orbax and
     # JAX's own multihost_utils use this client too.

@@ -17,6 +17,7 @@ import socket
 import traceback
 
 from harness import cluster, stopping
+from harness.backends.launchers.one_process import Ranks
 
 # Set in the processes rank 0 starts: which rank a process is.
 RANK_VARIABLE = "BENCH_DDP_RANK"
@@ -35,7 +36,7 @@ _FAILED = "keras-bench/failed"
 _BEATS = "keras-bench/heartbeats/%d"
 
 
-class Group:
+class Group(Ranks):
     """This process's place among the run's `world` processes, one per device.
 
     `place` (harness.cluster.Place): a launcher started every rank; without it,
@@ -50,6 +51,7 @@ class Group:
         self.rank = place.process_id if place else int(os.environ.get(RANK_VARIABLE, "0"))
         self.device = place.local_rank if place else self.rank  # the GPU it trains on
         self.backend = "nccl" if kind == "gpu" else "gloo"
+        self.parallel = "torch DistributedDataParallel (%s)" % self.backend
         if kind == "gpu":
             torch.cuda.set_device(self.device)  # Keras places its variables on the current device
         elif not place:  # (a launcher sets the threads: torchrun, OMP_NUM_THREADS=1)
@@ -60,6 +62,15 @@ class Group:
         self._store = None
         if place:
             self.join(place.coordinator)
+
+    def unsupported(self, spec):
+        if spec.method == "generator":
+            return ("Keras's PyTorch data-parallel recipe is a plain torch loop over arrays; "
+                    "use --method fit or train_on_batch")
+        if spec.jit_compile == "on":
+            return ("Keras's PyTorch data-parallel recipe is a plain torch loop, outside "
+                    "Keras's compile: --jit-compile on has nothing to compile")
+        return None
 
     def launch(self, adapter, measure, spec, record):
         """Run `measure` in every rank: here only, under a launcher; else here as rank 0
@@ -122,17 +133,9 @@ class Group:
         return type(value)(tensor.item())
 
     def gather(self, value):
-        """Every rank's `value`, in rank order."""
         values = [None] * self.world
         self.torch.distributed.all_gather_object(values, value)
         return values
-
-    def replicas(self):
-        """Every rank's count of samples it took (each took its share, none twice), and
-        where each rank ran."""
-        return {"replicas": self.world, "samples_per_rank": self.gather(self.samples),
-                "host_per_rank": [m["host"] for m in self.members],
-                "node_per_rank": [m["node"] for m in self.members]}
 
     def publish_failure(self, text):
         self._store.set(_FAILURE % self.rank, text)
@@ -270,10 +273,10 @@ def _rank_main(rank, port, measure, spec, record, errors):
     os.environ[RANK_VARIABLE] = str(rank)
     try:
         from harness import backends
-        adapter = backends.load(spec)
-        adapter._ddp.join("127.0.0.1:%d" % port)
+        adapter = backends.load(spec, cluster.SINGLE)  # rank 0's place: one process
+        adapter.launcher.join("127.0.0.1:%d" % port)
         measure(adapter, spec, record)
-        adapter._ddp.leave()
+        adapter.launcher.leave()
     except BaseException:
         errors.put("rank %d: %s" % (rank, traceback.format_exc()))
         raise

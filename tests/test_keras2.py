@@ -3,6 +3,7 @@ builds (keras-mxnet on MXNet 1.9.1, Keras 2.1.5 on Theano, and the seed's own MX
 1.1.0), and the Keras 2 logic that needs no framework (TensorFlow 1.x, CNTK, the shims)."""
 import collections.abc
 import glob
+import importlib
 import os
 import re
 import subprocess
@@ -15,7 +16,8 @@ import pytest
 
 from conftest import REPO, harness, only_result
 from harness import backends
-from harness.backends import keras2, legacy, theano_blas
+from harness.backends import legacy, theano_blas
+from harness.backends.keras2 import mxnet as keras2_mxnet
 from harness.models import Recipe
 from helpers import TINY, assert_counts_add_up, assert_stopped_at_a_step_end
 
@@ -297,7 +299,8 @@ def test_framework_deprecations_are_quieted_only_under_an_always_filter():
 # --- several GPUs: the code path, up to where it needs a device ---
 
 MULTI_GPU = """
-from harness.backends import keras2, legacy
+from harness.backends import legacy
+from harness.backends.keras2 import {path} as keras2
 legacy.apply("{backend}", "before_import")
 import keras
 import numpy as np
@@ -305,7 +308,7 @@ from harness.models import Recipe
 inputs = keras.layers.Input(shape=(4,))
 model = keras.models.Model(inputs, keras.layers.Dense(2, activation="softmax")(inputs))
 try:
-    trained = keras2.compile_model(keras, "{path}", {gpus}, model, Recipe("sgd", 0.01, "mse"))
+    trained = keras2.Adapter.compile_model(keras, {gpus}, model, Recipe("sgd", 0.01, "mse"))
     print(trained is model, trained._context)
     trained.train_on_batch(np.zeros((6, 4)), np.zeros((6, 2)))
 except Exception as e:
@@ -335,7 +338,8 @@ def test_one_gpu_or_the_cpu_compiles_the_model_as_it_is():
     model = types.SimpleNamespace(compile=lambda **options: recorded.update(options))
     keras_2 = types.SimpleNamespace(optimizers=types.SimpleNamespace(get=lambda config: config))
     for backend in ("tensorflow", "mxnet", "theano", "cntk"):
-        assert keras2.compile_model(keras_2, backend, 1, model, Recipe("adam", 0.001, "mse")) is model
+        adapter = importlib.import_module("harness.backends.keras2." + backend).Adapter
+        assert adapter.compile_model(keras_2, 1, model, Recipe("adam", 0.001, "mse")) is model
         assert recorded == {"optimizer": {"class_name": "adam", "config": {"lr": 0.001}},
                             "loss": "mse", "metrics": ["accuracy"]}  # Keras 2's `lr`, no context
 
@@ -398,9 +402,9 @@ def test_a_sweep_runs_the_keras_2_backend_it_is_asked_for(tmp_path):
 
 
 def test_cuda_is_read_from_the_mxnet_package_name():
-    assert keras2._cuda_of_mxnet_package("mxnet-cu90") == "9.0"
-    assert keras2._cuda_of_mxnet_package("mxnet-cu101mkl") == "10.1"
-    assert keras2._cuda_of_mxnet_package("mxnet-mkl") is None
+    assert keras2_mxnet.cuda_of_package("mxnet-cu90") == "9.0"
+    assert keras2_mxnet.cuda_of_package("mxnet-cu101mkl") == "10.1"
+    assert keras2_mxnet.cuda_of_package("mxnet-mkl") is None
 
 
 

@@ -21,8 +21,8 @@ FRAMEWORKS = {
 }
 NATIVE = {"native-tensorflow": "tensorflow", "native-jax": "jax", "native-torch": "torch"}
 # Adapter -> the module that drives a framework with it
-MODULES = {"keras3": "harness.backends.keras3.{framework}", "keras2": "harness.backends.keras2",
-           "native": "harness.backends.native"}
+MODULES = {"keras3": "harness.backends.keras3.{framework}",
+           "keras2": "harness.backends.keras2.{framework}", "native": "harness.backends.native"}
 
 
 def keras_api():

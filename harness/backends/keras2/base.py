@@ -1,25 +1,22 @@
-"""Keras 2 (2.1.5 up to keras-mxnet 2.2.4.x) on TensorFlow 1.x, MXNet, Theano or CNTK.
+"""What every Keras 2 adapter shares: the calls the runner makes of the Keras 3
+adapter (keras3.base lists them), in Keras 2's words.
 
-The seeds' stack: the same calls the runner makes of the Keras 3 adapter, in
-Keras 2's words. The legacy shims and the environment come first, then Keras
-and the framework are imported. Runs on Python 3.6 (the seeds' images) as well
-as today's Python.
+The legacy shims and the environment come first, then Keras and the framework
+are imported. Runs on Python 3.6 (the seeds' images) as well as today's Python.
+The framework's own parts are in its module (tensorflow, mxnet, theano, cntk).
 """
-import contextlib
 import importlib
-import json
 import os
 import random
 import re
-import shutil
-import tempfile
 
 import numpy as np
 
 from harness import models
-from harness.backends import frameworks, legacy, theano_blas
+from harness.backends import frameworks, legacy
 from harness.backends.common import (SingleProcessAdapter, batch_sequence, check_backend,
                                      gpus_to_use, hide_gpus_for_cpu_run, timing_callback)
+from harness.backends.keras2.config import own_keras_config
 from harness.environment import providing_package
 
 # Keras 2 calls the accuracy metric "acc"; results use Keras 3's names.
@@ -29,61 +26,17 @@ _METRIC_NAMES = {"acc": "accuracy"}
 # smaller images than keras_applications (Keras 2.2 on) and Keras 3 (32 pixels).
 _OLD_APPLICATIONS_MIN_SIZE = {"resnet50": 197, "vgg16": 48}
 
-# Backends that Keras 2 trains data-parallel on several GPUs, and how.
-_DATA_PARALLEL = {"tensorflow": "keras.utils.multi_gpu_model", "mxnet": "keras-mxnet context list"}
-
-
-@contextlib.contextmanager
-def own_keras_config(backend):
-    """Import Keras 2 with a config folder of this run's own, whose keras.json names
-    `backend`: Keras shares ~/.keras/keras.json (or $KERAS_HOME's) between versions, and
-    one written by keras-mxnet ("backend": "mxnet") made Keras 2.1.5 fail with a bare
-    AssertionError before it read KERAS_BACKEND. The user's image_data_format and epsilon
-    are kept. Keras 2 reads keras.json only when imported; HOME (Keras 2.1) and KERAS_HOME
-    (keras-mxnet) are the user's again after it."""
-    settings = {"floatx": "float32", "epsilon": 1e-07, "image_data_format": "channels_last"}
-    settings.update(_user_keras_settings())
-    settings["backend"] = backend
-    home = tempfile.mkdtemp(prefix="keras-bench-keras2-")
-    keras_dir = os.path.join(home, ".keras")
-    os.mkdir(keras_dir)
-    with open(os.path.join(keras_dir, "keras.json"), "w") as f:
-        json.dump(settings, f)
-    saved = {name: os.environ.get(name) for name in ("HOME", "KERAS_HOME")}
-    os.environ.update(HOME=home, KERAS_HOME=keras_dir)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        shutil.rmtree(home, ignore_errors=True)
-
-
-def _user_keras_settings():
-    """The kept settings of the keras.json Keras would read, where they are valid."""
-    folder = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    try:
-        with open(os.path.join(folder, "keras.json")) as f:
-            found = json.load(f)
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(found, dict):
-        return {}
-    kept = {}
-    if found.get("image_data_format") in ("channels_first", "channels_last"):
-        kept["image_data_format"] = found["image_data_format"]
-    if isinstance(found.get("epsilon"), float):
-        kept["epsilon"] = found["epsilon"]
-    return kept
-
 
 class Adapter(SingleProcessAdapter):
-    """Drives one Keras 2 backend for the runner (framework-agnostic calls only)."""
+    """Drives one Keras 2 backend for the runner.
+
+    A framework's module adds `visible_gpus` and, where it has them, the hooks
+    below that do nothing here.
+    """
 
     api = "keras2"
+    # How Keras 2 trains this backend data-parallel on several GPUs (None: it does not).
+    PARALLEL = None
 
     def __init__(self, spec, framework, place):
         self.name = spec.backend
@@ -102,48 +55,25 @@ class Adapter(SingleProcessAdapter):
         self.devices = self.gpus or 1  # --cpu-devices is a Keras 3 feature (see unsupported)
         self.device_kind = "gpu" if self.gpus else "cpu"
         if self.gpus > 1:
-            self.parallel = _DATA_PARALLEL.get(self.name)
+            self.parallel = self.PARALLEL
         # keras.json may set another floatx; other precisions are skipped (unsupported).
         keras.backend.set_floatx("float32")
-        self._seed(spec.seed)
+        # Keras 2's initializers draw from NumPy; its Theano and CNTK backends
+        # seed their random streams from NumPy too.
+        random.seed(spec.seed)
+        np.random.seed(spec.seed)
+        self._seed_framework(spec.seed)
         keras.backend.set_image_data_format(spec.data_format or self._default_data_format())
         self.data_format = keras.backend.image_data_format()
 
-    def _seed(self, seed):
-        # Keras 2's initializers draw from NumPy; its Theano and CNTK backends
-        # seed their random streams from NumPy too.
-        random.seed(seed)
-        np.random.seed(seed)
-        if self.name == "tensorflow":
-            self.framework.set_random_seed(seed)
-        elif self.name == "mxnet":
-            self.framework.random.seed(seed)
-        elif self.name == "cntk":
-            self.framework.cntk_py.set_fixed_random_seed(seed)
+    def _seed_framework(self, seed):
+        """Seed the framework's own generator, where Keras 2 draws from it."""
 
     def _default_data_format(self):
-        """keras.json's image_data_format, but channels_first for MXNet.
-
-        The seeds' advice: MXNet's convolutions run channels_first, and
-        keras-mxnet converts every channels_last tensor (its own default is
-        channels_last, like every Keras). --data-format overrides both.
-        """
-        return "channels_first" if self.name == "mxnet" else self.keras.backend.image_data_format()
+        """keras.json's image_data_format (--data-format overrides it)."""
+        return self.keras.backend.image_data_format()
 
     # --- what runs where ---
-
-    def visible_gpus(self):
-        if self.name == "tensorflow":
-            return sum(d.device_type == "GPU" for d in _tensorflow_devices())
-        if self.name == "mxnet":
-            mx = self.framework
-            if hasattr(mx.context, "num_gpus"):
-                return mx.context.num_gpus()
-            return len(mx.test_utils.list_gpus())  # mxnet before 1.3 (the seed's 1.1.0)
-        if self.name == "theano":
-            return int(self.framework.config.device.startswith(("cuda", "gpu")))
-        cntk = self.framework
-        return sum(d.type() == cntk.device.DeviceKind.GPU for d in cntk.device.all_devices())
 
     def unsupported(self, spec):
         """Why this backend cannot run `spec`, or None. Recorded as a skipped run."""
@@ -156,19 +86,23 @@ class Adapter(SingleProcessAdapter):
         if spec.tf32 == "on":
             return ("--tf32 on: no TF32 switch is wired for Keras 2's %s backend (TensorFlow "
                     "has one from 2.4 on, Keras 2's MXNet and Theano have none)" % self.name)
-        if self.gpus > 1 and self.name not in _DATA_PARALLEL:
+        if self.gpus > 1 and self.PARALLEL is None:
             return "Keras 2's %s backend has no data-parallel training" % self.name
         if spec.cpu_devices > 1:
             return "Keras 2 trains data-parallel on GPUs only, not on a split CPU"
-        if spec.profile and frameworks.profiler(self.name) is None:
-            return "no profiler is wired for %s" % self.name
-        if spec.profile and self.name == "tensorflow":
-            return "TensorFlow 1.x's profiler (tf.profiler with RunMetadata) is not wired"
+        if spec.profile and self._profile_problem():
+            return self._profile_problem()
         smallest = _OLD_APPLICATIONS_MIN_SIZE.get(spec.model)
         if smallest and spec.image_size < smallest and _version(self.keras.__version__) < (2, 2):
             return ("Keras %s's keras.applications %s takes images of at least %dx%d, not %dx%d"
                     % (self.keras.__version__, spec.model, smallest, smallest,
                        spec.image_size, spec.image_size))
+        return None
+
+    def _profile_problem(self):
+        """Why --profile cannot trace this backend, or None."""
+        if frameworks.profiler(self.name) is None:
+            return "no profiler is wired for %s" % self.name
         return None
 
     def describe(self):
@@ -185,17 +119,7 @@ class Adapter(SingleProcessAdapter):
             "cudnn": None,
             "legacy_shims": self.shims,
         }
-        if self.name == "tensorflow":
-            info["cuda"], info["cudnn"] = _tensorflow_cuda()
-            info["devices"] = [d.name for d in _tensorflow_devices()]
-        elif self.name == "mxnet":
-            info["cuda"] = _cuda_of_mxnet_package(package)
-            info["devices"] = ["cpu(0)"] + ["gpu(%d)" % i for i in range(self.visible_gpus())]
-        elif self.name == "theano":
-            info["devices"] = [self.framework.config.device]
-            info["blas"] = theano_blas.describe(self.framework.config.blas.ldflags)
-        else:
-            info["devices"] = [str(d) for d in self.framework.device.all_devices()]
+        info.update(self._describe_framework(package))
         info["tf32"] = None  # no switch set: see unsupported
         info["threads"] = frameworks.thread_settings(self.name, self.framework)
         return info
@@ -207,12 +131,8 @@ class Adapter(SingleProcessAdapter):
 
         Keras 2 hands back every step's results as NumPy values, and a
         TensorFlow 1.x session, Theano and CNTK return only once the whole step,
-        the weight update included, has run. MXNet's engine is asynchronous:
-        keras-mxnet reads the outputs back but queues the update after them, so
-        the engine is drained.
+        the weight update included, has run (MXNet's module says otherwise).
         """
-        if self.name == "mxnet":
-            self.framework.nd.waitall()
 
     def timing_callback(self, recorder, step_samples, steps):
         """A Keras callback that reports epochs and steps to `recorder` (see common)."""
@@ -230,10 +150,20 @@ class Adapter(SingleProcessAdapter):
         fit and outside every epoch: they are built here, so that the time is
         the compile phase's (Keras 3 traces in the first step instead).
         """
-        model = compile_model(self.keras, self.name, self.gpus, model, recipe)
+        model = self.compile_model(self.keras, self.gpus, model, recipe)
         model._make_train_function()
         model._make_predict_function()
         model._make_test_function()
+        return model
+
+    @staticmethod
+    def compile_model(keras, gpus, model, recipe, **options):
+        """Compile `model` for `gpus` devices; returns the model to train (several GPUs:
+        the framework's module wraps it, or passes its `options`). The batch given is
+        the global batch."""
+        optimizer = keras.optimizers.get({"class_name": recipe.optimizer,
+                                          "config": {"lr": recipe.learning_rate}})
+        model.compile(optimizer=optimizer, loss=recipe.loss, metrics=["accuracy"], **options)
         return model
 
     def jit_compiled(self, model):
@@ -296,25 +226,6 @@ class Adapter(SingleProcessAdapter):
         return frameworks.trace(self.name, self.framework, directory)
 
 
-def compile_model(keras, backend, gpus, model, recipe):
-    """Compile `model` for `gpus` devices; returns the model to train.
-
-    Several GPUs: keras-mxnet takes the list of contexts in compile() and splits
-    each batch over them; TensorFlow 1.x trains the replica-per-GPU model that
-    keras.utils.multi_gpu_model builds around this one. Either way the batch
-    given is the global batch.
-    """
-    optimizer = keras.optimizers.get({"class_name": recipe.optimizer,
-                                      "config": {"lr": recipe.learning_rate}})
-    options = {}
-    if gpus > 1 and backend == "mxnet":
-        options["context"] = ["gpu(%d)" % i for i in range(gpus)]
-    elif gpus > 1:
-        model = keras.utils.multi_gpu_model(model, gpus=gpus)
-    model.compile(optimizer=optimizer, loss=recipe.loss, metrics=["accuracy"], **options)
-    return model
-
-
 def _metrics(logs):
     """Keras 2's logs with Keras 3's metric names, as plain floats (for the JSON result)."""
     return {_METRIC_NAMES.get(name, name): float(value) for name, value in logs.items()}
@@ -323,24 +234,3 @@ def _metrics(logs):
 def _version(text):
     """'2.2.4.3' -> (2, 2, 4, 3)."""
     return tuple(int(part) for part in re.findall(r"\d+", text))
-
-
-def _cuda_of_mxnet_package(package):
-    """The CUDA version in an MXNet package's name: mxnet-cu90 -> '9.0', mxnet-cu101mkl -> '10.1'."""
-    match = re.match(r"mxnet-cu(\d+)(\d)", package or "")
-    return "%s.%s" % match.groups() if match else None
-
-
-def _tensorflow_devices():
-    from tensorflow.python.client import device_lib  # TensorFlow 1.x's list of devices
-    return device_lib.list_local_devices()
-
-
-def _tensorflow_cuda():
-    """(CUDA, cuDNN) TensorFlow 1.x was built with, where its build_info says (1.13 on)."""
-    try:
-        from tensorflow.python.platform import build_info
-    except ImportError:
-        return None, None
-    return (getattr(build_info, "cuda_version_number", None),
-            getattr(build_info, "cudnn_version_number", None))

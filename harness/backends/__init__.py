@@ -5,8 +5,8 @@ one module per framework) or `keras2` (TensorFlow 1.x, MXNet through
 keras-mxnet, Theano, CNTK). The `native-*` backends need no Keras: adapter
 `native` trains the same networks written on the framework itself. An adapter
 is imported by name after the backend is chosen, and sets the environment that
-must be in place before the framework loads. keras3.base lists what the runner
-may call of an adapter; `launchers` start and join a run's processes,
+must be in place before the framework loads. common.Adapter lists what the
+runner may call of an adapter; `launchers` start and join a run's processes,
 `frameworks` hold each framework's own tools.
 """
 import importlib

@@ -1,11 +1,11 @@
-"""What the adapters share: the defaults of one process on one device, choosing
-the devices, the timing callback and the batch sequence. Takes the `keras`
-module as an argument and imports no framework itself.
+"""What the adapters share: the calls the runner makes (Adapter), choosing the
+devices, the timing callback and the batch sequence. Takes the `keras` module as
+an argument and imports no framework itself.
 """
-import contextlib
 import os
 
 from harness import stopping
+from harness.backends.launchers.one_process import OneProcess
 from harness.spec import UsageError
 
 
@@ -14,53 +14,71 @@ class Unsupported(Exception):
     as a skipped run, not a failure."""
 
 
-class SingleProcessAdapter:
-    """The parts of an adapter that only a data-parallel one changes.
+class Adapter:
+    """What the runner may call of an adapter (Keras 3's, Keras 2's, the native one).
 
-    One process runs the whole measurement (`launch`), as rank 0; models are
-    built outside any distribution scope; the plan's decisions need no
-    agreement between processes.
+    - facts: `api`, `name`, `gpus`, `devices`, `device_kind`, `processes`, `nodes`,
+      `rank` (0 writes the result), `parallel` (the data-parallel mechanism or
+      None), `data_format`; `unsupported(spec)` says why a run is skipped;
+    - the run: `launch(measure, spec, record)` runs `measure` in every process,
+      `scope()` is where models are built, `agree(value)` gives rank 0's value;
+    - several processes: `publish_failure`, `peer_failures`, `beat`, `heartbeats`,
+      `hosts` (no-ops for one);
+    - training: `build`, `compile`, `jit_compiled`, `batch_sequence`, `fit`, `predict`,
+      `train_on_batch`, `predict_on_batch`, `evaluate`, `timing_callback`, `sync`;
+    - the account: `describe`, `replicas(model)`, `memory`, `trace(directory)`.
+
+    How the run's processes start and work together is its `launcher`'s
+    (harness.backends.launchers): one process on its own devices unless an adapter
+    sets another.
     """
 
-    rank = 0
-    parallel = None  # the name of the data-parallel mechanism, when there is one
+    launcher = OneProcess()
     processes = 1  # of the job, on all its nodes (harness.cluster)
-    nodes = 1
+
+    @property
+    def rank(self):
+        return self.launcher.rank
+
+    @property
+    def parallel(self):
+        return self.launcher.parallel
+
+    @property
+    def nodes(self):
+        return self.launcher.nodes
 
     def scope(self):
         """The context models are built and compiled in."""
-        return contextlib.ExitStack()  # an empty one (contextlib.nullcontext is 3.7+)
+        return self.launcher.scope()
 
     def launch(self, measure, spec, record):
         """Run `measure(adapter, spec, record)` in every process of the run."""
-        return measure(self, spec, record)
+        return self.launcher.launch(self, measure, spec, record)
 
     def agree(self, value):
         """`value` (a flag or a whole number) as rank 0 sees it: every process must stop
         after the same epoch, and take the same steps in each."""
-        return value
+        return self.launcher.agree(value)
 
     def replicas(self, model):
         """What the framework says the model was replicated over, or None (one device)."""
         return None
 
     def publish_failure(self, text):
-        """Tell rank 0 that this process failed, and why (several processes only)."""
+        self.launcher.publish_failure(text)
 
     def peer_failures(self):
-        """The failures other ranks have published so far (rank 0, several processes)."""
-        return []
+        return self.launcher.peer_failures()
 
     def beat(self):
-        """Tell rank 0 that this process is alive (several processes only)."""
+        self.launcher.beat()
 
     def heartbeats(self):
-        """Every rank's heartbeat count so far, in rank order (several processes only)."""
-        return []
+        return self.launcher.heartbeats()
 
     def hosts(self):
-        """Every rank's host name, in rank order (several processes only)."""
-        return []
+        return self.launcher.hosts()
 
     def jit_compiled(self, model):
         """What --jit-compile resolved to for `model`: "on", "off", or None where the

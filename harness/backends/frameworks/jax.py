@@ -11,6 +11,22 @@ def before_import(spec):
         os.environ["JAX_PLATFORMS"] = "cpu"
 
 
+def visible_gpus(jax):
+    return sum(d.platform in ("gpu", "cuda", "rocm") for d in jax.local_devices())
+
+
+def describe(jax, gpus):
+    """Its jaxlib, its devices and, on GPUs, the CUDA its client runs."""
+    import jaxlib
+    return {"jaxlib_version": jaxlib.__version__,
+            "devices": [str(d) for d in jax.devices()],
+            "cuda": jax.devices()[0].client.platform_version if gpus else None}
+
+
+def drain(jax):
+    """Nothing: a step's outputs are ready only once all of it has run (one executable)."""
+
+
 @contextlib.contextmanager
 def trace(jax, directory):
     jax.profiler.start_trace(directory)

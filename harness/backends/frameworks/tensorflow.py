@@ -13,6 +13,23 @@ def trace(tf, directory):
         tf.profiler.experimental.stop()
 
 
+def visible_gpus(tf):
+    return len(tf.config.list_physical_devices("GPU"))
+
+
+def describe(tf, gpus):
+    """Its build's CUDA and cuDNN, its devices and whether oneDNN runs its CPU kernels."""
+    build = tf.sysconfig.get_build_info()
+    return {"cuda": build.get("cuda_version"), "cudnn": build.get("cudnn_version"),
+            "devices": [d.name for d in tf.config.list_logical_devices()],
+            "onednn": onednn(tf)}
+
+
+def drain(tf):
+    """Wait for the GPUs' queued work (the optimizer update runs after the loss)."""
+    tf.test.experimental.sync_devices()
+
+
 def peak_memory(tf):
     return (tf.config.experimental.get_memory_info("GPU:0")["peak"],
             "tf.config.experimental.get_memory_info peak")

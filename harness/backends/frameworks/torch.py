@@ -15,6 +15,24 @@ def trace(torch, directory):
     profiler.export_chrome_trace(os.path.join(directory, "trace.json"))
 
 
+def visible_gpus(torch):
+    return torch.cuda.device_count()
+
+
+def describe(torch, gpus):
+    """Its build's CUDA and cuDNN and its devices."""
+    cudnn = torch.backends.cudnn
+    return {"cuda": torch.version.cuda,
+            "cudnn": cudnn.version() if cudnn.is_available() else None,
+            "devices": ["cuda:%d %s" % (i, torch.cuda.get_device_name(i))
+                        for i in range(torch.cuda.device_count())] or ["cpu"]}
+
+
+def drain(torch):
+    """Wait for the GPUs' queued work (the optimizer update runs after the loss)."""
+    torch.cuda.synchronize()
+
+
 def peak_memory(torch):
     return torch.cuda.max_memory_allocated(0), "torch.cuda.max_memory_allocated"
 

@@ -14,9 +14,11 @@ import numpy as np
 
 from harness import models
 from harness.backends import frameworks, legacy
-from harness.backends.common import (SingleProcessAdapter, batch_sequence, check_backend,
-                                     gpus_to_use, hide_gpus_for_cpu_run, timing_callback)
+from harness.backends.common import Adapter as BaseAdapter
+from harness.backends.common import (batch_sequence, check_backend, gpus_to_use,
+                                     hide_gpus_for_cpu_run, timing_callback)
 from harness.backends.keras2.config import own_keras_config
+from harness.backends.launchers.one_process import OneProcess
 from harness.environment import providing_package
 
 # Keras 2 calls the accuracy metric "acc"; results use Keras 3's names.
@@ -27,7 +29,7 @@ _METRIC_NAMES = {"acc": "accuracy"}
 _OLD_APPLICATIONS_MIN_SIZE = {"resnet50": 197, "vgg16": 48}
 
 
-class Adapter(SingleProcessAdapter):
+class Adapter(BaseAdapter):
     """Drives one Keras 2 backend for the runner.
 
     A framework's module adds `visible_gpus` and, where it has them, the hooks
@@ -55,7 +57,7 @@ class Adapter(SingleProcessAdapter):
         self.devices = self.gpus or 1  # --cpu-devices is a Keras 3 feature (see unsupported)
         self.device_kind = "gpu" if self.gpus else "cpu"
         if self.gpus > 1:
-            self.parallel = self.PARALLEL
+            self.launcher = OneProcess(self.PARALLEL)
         # keras.json may set another floatx; other precisions are skipped (unsupported).
         keras.backend.set_floatx("float32")
         # Keras 2's initializers draw from NumPy; its Theano and CNTK backends

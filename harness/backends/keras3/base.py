@@ -1,4 +1,4 @@
-"""What every Keras 3 adapter shares, and what the runner may call of an adapter.
+"""What every Keras 3 adapter shares.
 
 Everything here happens after the backend is chosen: the environment is set
 first, then Keras and the framework are imported. The framework's own parts
@@ -13,30 +13,19 @@ import numpy as np
 
 from harness import models
 from harness.backends import frameworks
-from harness.backends.common import (Unsupported, batch_sequence, check_backend, gpus_to_use,
+from harness.backends.common import Adapter as BaseAdapter
+from harness.backends.common import (batch_sequence, check_backend, gpus_to_use,
                                      hide_gpus_for_cpu_run, timing_callback)
-from harness.backends.launchers.one_process import OneProcess
 from harness.environment import providing_package
 from harness.spec import UsageError
 
 
-class Adapter:
-    """Drives one Keras 3 backend for the runner.
+class Adapter(BaseAdapter):
+    """Drives one Keras 3 backend for the runner (the calls of common.Adapter).
 
-    The adapter interface (Keras 2's and the native adapters answer the same):
-    - facts: `api`, `name`, `gpus`, `devices`, `device_kind`, `processes`, `nodes`,
-      `rank` (0 writes the result), `parallel` (the data-parallel mechanism or
-      None), `data_format`; `unsupported(spec)` says why a run is skipped;
-    - the run: `launch(measure, spec, record)` runs `measure` in every process,
-      `scope()` is where models are built, `agree(value)` gives rank 0's value;
-    - several processes: `publish_failure`, `peer_failures`, `beat`, `heartbeats`,
-      `hosts` (no-ops for one);
-    - training: `build`, `compile`, `jit_compiled`, `batch_sequence`, `fit`, `predict`,
-      `train_on_batch`, `predict_on_batch`, `evaluate`, `timing_callback`, `sync`;
-    - the account: `describe`, `replicas(model)`, `memory`, `trace(directory)`.
-
-    A framework's module adds `visible_gpus`, `_data_parallel` (its launcher over
-    several devices) and, where it has them, the hooks below that do nothing here.
+    A framework's module adds `_data_parallel` (its launcher over several devices),
+    `_replicas` and, where it has them, the hooks below that do nothing here; its
+    devices, description and drain are its tools' (harness.backends.frameworks).
     """
 
     api = "keras3"
@@ -51,8 +40,8 @@ class Adapter:
         import keras
         self.keras = keras
         self.framework = importlib.import_module(framework)
+        self.tools = frameworks.tools(framework)
         check_backend(keras.backend.backend(), spec.backend)
-        self.launcher = OneProcess()
         self._prepare(spec)
         self.tf32 = frameworks.set_tf32(framework, self.framework, spec.tf32 == "on")
         # Keras's compile takes True, False or "auto" (its own choice per backend).
@@ -84,53 +73,20 @@ class Adapter:
     def _seed_framework(self, seed):
         """Seed the framework's own generator, where Keras draws from it."""
 
+    def visible_gpus(self):
+        return self.tools.visible_gpus(self.framework)
+
     def _check_count(self, devices):
         """Fail if the backend sees fewer than the run's devices of its kind."""
         if len(devices) < self.devices:
             raise UsageError("%d %s devices asked, but the backend sees %d" % (
                 self.devices, self.device_kind.upper(), len(devices)))
 
-    # --- what runs where: the launcher's answers ---
-
-    @property
-    def rank(self):
-        return self.launcher.rank
-
-    @property
-    def parallel(self):
-        return self.launcher.parallel
-
-    @property
-    def nodes(self):
-        return self.launcher.nodes
+    # --- what runs where ---
 
     def unsupported(self, spec):
         """Why this backend cannot run `spec`, or None. Recorded as a skipped run."""
         return self.launcher.unsupported(spec)
-
-    def scope(self):
-        return self.launcher.scope()
-
-    def launch(self, measure, spec, record):
-        return self.launcher.launch(self, measure, spec, record)
-
-    def agree(self, value):
-        return self.launcher.agree(value)
-
-    def publish_failure(self, text):
-        self.launcher.publish_failure(text)
-
-    def peer_failures(self):
-        return self.launcher.peer_failures()
-
-    def beat(self):
-        self.launcher.beat()
-
-    def heartbeats(self):
-        return self.launcher.heartbeats()
-
-    def hosts(self):
-        return self.launcher.hosts()
 
     def replicas(self, model):
         """The framework's own account of where the model lives: the proof it was replicated."""
@@ -153,7 +109,7 @@ class Adapter:
             "cuda": None,
             "cudnn": None,
         }
-        info.update(self._describe_framework())
+        info.update(self.tools.describe(self.framework, self.gpus))
         info["tf32"] = self.tf32
         info["threads"] = frameworks.thread_settings(self.framework.__name__, self.framework)
         return info
@@ -173,10 +129,7 @@ class Adapter:
                 if not isinstance(value, (float, int)):
                     self.keras.ops.convert_to_numpy(value)
         if self.gpus:
-            self._drain_gpus()
-
-    def _drain_gpus(self):
-        """Wait for the GPUs' queued work, where reading the outputs does not."""
+            self.tools.drain(self.framework)
 
     def timing_callback(self, recorder, step_samples, steps):
         """A Keras callback that reports epochs and steps to `recorder` (see common)."""

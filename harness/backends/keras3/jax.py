@@ -20,9 +20,6 @@ class Adapter(base.Adapter):
         if self.place.several:  # joined before JAX looks for devices
             self.launcher = jax_job.Job(self.keras, self.framework, self.place, spec.seed)
 
-    def visible_gpus(self):
-        return sum(d.platform in ("gpu", "cuda", "rocm") for d in self.framework.local_devices())
-
     def _data_parallel(self):
         distribution = self.keras.distribution
         devices = distribution.list_devices(self.device_kind)[:self.devices]  # every process's
@@ -36,10 +33,3 @@ class Adapter(base.Adapter):
     def _replicas(self, model):
         placed = sorted(str(d) for d in model.trainable_variables[0].value.sharding.device_set)
         return {"replicas": len(placed), "first_variable_on": placed}
-
-    def _describe_framework(self):
-        import jaxlib
-        jax = self.framework
-        return {"jaxlib_version": jaxlib.__version__,
-                "devices": [str(d) for d in jax.devices()],
-                "cuda": jax.devices()[0].client.platform_version if self.gpus else None}

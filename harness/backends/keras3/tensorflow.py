@@ -1,7 +1,6 @@
 """Keras 3 on TensorFlow: MirroredStrategy over this process's devices, or
 MultiWorkerMirroredStrategy over the workers TF_CONFIG names (harness.cluster)."""
 from harness.backends.common import Unsupported
-from harness.backends.frameworks import tensorflow as tools
 from harness.backends.keras3 import base
 from harness.backends.launchers import tf_strategy
 from harness.spec import CONV_WORKLOADS
@@ -20,9 +19,6 @@ class Adapter(base.Adapter):
     def _seed_framework(self, seed):
         self.framework.random.set_seed(seed)
 
-    def visible_gpus(self):
-        return len(self.framework.config.list_physical_devices("GPU"))
-
     def _data_parallel(self):
         tf = self.framework
         if self.place.several:  # its workers come from TF_CONFIG, which it reads itself
@@ -35,23 +31,13 @@ class Adapter(base.Adapter):
     def unsupported(self, spec):
         reason = base.Adapter.unsupported(self, spec)
         if reason is None and spec.model in CONV_WORKLOADS:
-            return tools.cpu_layout_problem(self.framework, self.gpus, self.data_format)
+            return self.tools.cpu_layout_problem(self.framework, self.gpus, self.data_format)
         return reason
 
     def _replicas(self, model):
         variable = model.trainable_variables[0].value
         return {"replicas": self.launcher.strategy.num_replicas_in_sync,
                 "first_variable_on": sorted(v.device for v in variable.values)}
-
-    def _describe_framework(self):
-        tf = self.framework
-        build = tf.sysconfig.get_build_info()
-        return {"cuda": build.get("cuda_version"), "cudnn": build.get("cudnn_version"),
-                "devices": [d.name for d in tf.config.list_logical_devices()],
-                "onednn": tools.onednn(tf)}
-
-    def _drain_gpus(self):
-        self.framework.test.experimental.sync_devices()
 
     def _fit_arrays(self, model, x, y, batch_size, epochs, callback):
         try:

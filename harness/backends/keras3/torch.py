@@ -11,9 +11,6 @@ class Adapter(base.Adapter):
     def _seed_framework(self, seed):
         self.framework.manual_seed(seed)
 
-    def visible_gpus(self):
-        return self.framework.cuda.device_count()
-
     def _data_parallel(self):
         if self.place.several and self.devices > self.processes:
             raise UsageError("under a launcher PyTorch trains on one device per process: "
@@ -23,17 +20,6 @@ class Adapter(base.Adapter):
 
     def _replicas(self, model):
         return {"replicas": self.devices}
-
-    def _describe_framework(self):
-        torch = self.framework
-        cudnn = torch.backends.cudnn
-        return {"cuda": torch.version.cuda,
-                "cudnn": cudnn.version() if cudnn.is_available() else None,
-                "devices": ["cuda:%d %s" % (i, torch.cuda.get_device_name(i))
-                            for i in range(torch.cuda.device_count())] or ["cpu"]}
-
-    def _drain_gpus(self):
-        self.framework.cuda.synchronize()
 
     def compile(self, model, recipe):
         """On several devices the model to train is its DistributedDataParallel trainer."""

@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from harness.backends import frameworks
-from harness.backends.common import SingleProcessAdapter, gpus_to_use, hide_gpus_for_cpu_run
+from harness.backends.common import Adapter as BaseAdapter, gpus_to_use, hide_gpus_for_cpu_run
 from harness.environment import providing_package
 from harness.spec import CONV_WORKLOADS
 
@@ -36,7 +36,7 @@ RESNET50_STACKS = ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2))
 BN_EPSILON, BN_MOMENTUM = 1.001e-5, 0.99
 
 
-class Adapter(SingleProcessAdapter):
+class Adapter(BaseAdapter):
     """Drives one framework's native networks for the runner, as keras3.Adapter drives Keras.
 
     One process on one device: the scope, launch and agreement of a single process.
@@ -56,6 +56,7 @@ class Adapter(SingleProcessAdapter):
         frameworks.before_import(framework, spec)
         self.nets = importlib.import_module("harness.backends.native.%s_nets" % framework)
         self.framework = importlib.import_module(framework)
+        self.tools = frameworks.tools(framework)
         self.tf32 = frameworks.set_tf32(framework, self.framework, spec.tf32 == "on")
         self.seed = spec.seed  # each Network seeds its framework before drawing its weights
         self.gpus = gpus_to_use(spec, self.visible_gpus())
@@ -66,7 +67,7 @@ class Adapter(SingleProcessAdapter):
     # --- what runs where ---
 
     def visible_gpus(self):
-        return self.nets.visible_gpus()
+        return self.tools.visible_gpus(self.framework)
 
     def unsupported(self, spec):
         """Why the native networks cannot run `spec`, or None. Recorded as a skipped run."""
@@ -99,7 +100,8 @@ class Adapter(SingleProcessAdapter):
             # What --jit-compile on means for this framework; None when the run is not compiled.
             "compiler": self.nets.COMPILER if self.jit_compile == "on" else None,
         }
-        info.update(self.nets.describe(self.gpus))
+        info.update(self.tools.describe(self.framework, self.gpus))
+        info.update(self.nets.DESCRIPTION)
         info["tf32"] = self.tf32
         info["threads"] = frameworks.thread_settings(self.framework.__name__, self.framework)
         return info
@@ -107,10 +109,14 @@ class Adapter(SingleProcessAdapter):
     # --- measuring ---
 
     def sync(self, outputs):
-        """Block until the device has finished all work queued so far (outputs on the host)."""
+        """Block until the device has finished all work queued so far: the outputs brought
+        to the host, then the GPU's work queued after them."""
         values = [] if outputs is None else list(outputs.values()) if isinstance(outputs, dict) \
             else [outputs]
-        self.nets.wait(values, self.gpus)
+        for value in values:
+            self.nets.to_host(value)
+        if self.gpus:
+            self.tools.drain(self.framework)
 
     def timing_callback(self, recorder, step_samples, steps):
         """The hooks the native loops call; they end every step, and the recorder

@@ -12,12 +12,10 @@ from harness.backends.native import (BN_EPSILON, BN_MOMENTUM, VGG16_BLOCKS, VGG1
 
 DATA_FORMATS = ("channels_last",)  # Keras's default, and XLA's preferred layout on CPU and GPU
 COMPILER = "XLA (jax.jit)"
+# Beyond the framework's own (frameworks.jax.describe).
+DESCRIPTION = {"optax_version": optax.__version__, "cudnn": None}
 _glorot_uniform = jax.nn.initializers.glorot_uniform()  # fans over a conv window, as Keras's
 _orthogonal = jax.nn.initializers.orthogonal()
-
-
-def visible_gpus():
-    return sum(d.platform in ("gpu", "cuda", "rocm") for d in jax.devices())
 
 
 def resolve_jit_compile(requested, gpus):
@@ -32,25 +30,8 @@ def unsupported(gpus, jit_compile, data_format):
     return None
 
 
-def describe(gpus):
-    import jaxlib
-    return {
-        "jaxlib_version": jaxlib.__version__,
-        "optax_version": optax.__version__,
-        "devices": [str(d) for d in jax.devices()],
-        "cuda": jax.devices()[0].client.platform_version if gpus else None,
-        "cudnn": None,
-    }
-
-
 def to_host(value):
     return np.asarray(value)
-
-
-def wait(values, gpus):
-    """Bring `values` to the host: a jitted step's outputs are ready only once all of it has run."""
-    for value in values:
-        to_host(value)
 
 
 # --- parameters, drawn as Keras draws them: glorot_uniform kernels, zero biases ---

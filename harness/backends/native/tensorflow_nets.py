@@ -10,10 +10,7 @@ from harness.backends.native import (BN_EPSILON, BN_MOMENTUM, VGG16_BLOCKS, VGG1
 
 DATA_FORMATS = ("channels_last", "channels_first")  # the first is the default
 COMPILER = "XLA (tf.function(jit_compile=True))"
-
-
-def visible_gpus():
-    return len(tf.config.list_physical_devices("GPU"))
+DESCRIPTION = {}  # beyond the framework's own (frameworks.tensorflow.describe)
 
 
 def resolve_jit_compile(requested, gpus):
@@ -28,26 +25,8 @@ def unsupported(gpus, jit_compile, data_format):
     return data_format and tools.cpu_layout_problem(tf, gpus, data_format)
 
 
-def describe(gpus):
-    build = tf.sysconfig.get_build_info()
-    return {
-        "cuda": build.get("cuda_version"),
-        "cudnn": build.get("cudnn_version"),
-        "devices": [d.name for d in tf.config.list_logical_devices()],
-        "onednn": tools.onednn(tf),
-    }
-
-
 def to_host(value):
     return value.numpy()
-
-
-def wait(values, gpus):
-    """Bring `values` to the host, then let the GPU finish what was queued after them."""
-    for value in values:
-        to_host(value)
-    if gpus:
-        tf.test.experimental.sync_devices()
 
 
 # --- variables drawn as Keras draws them: glorot_uniform kernels, zero biases ---

@@ -14,10 +14,7 @@ from harness.backends.native import (BN_EPSILON, BN_MOMENTUM, VGG16_BLOCKS, VGG1
 
 DATA_FORMATS = ("channels_first",)  # what PyTorch's convolutions take
 COMPILER = "torch.compile (inductor)"
-
-
-def visible_gpus():
-    return torch.cuda.device_count()
+DESCRIPTION = {}  # beyond the framework's own (frameworks.torch.describe)
 
 
 def resolve_jit_compile(requested, gpus):
@@ -32,26 +29,8 @@ def unsupported(gpus, jit_compile, data_format):
     return None
 
 
-def describe(gpus):
-    return {
-        "cuda": torch.version.cuda,
-        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
-        "devices": ["cuda:%d %s" % (i, torch.cuda.get_device_name(i))
-                    for i in range(torch.cuda.device_count())] or ["cpu"],
-        "threads": torch.get_num_threads(),
-    }
-
-
 def to_host(value):
     return value.detach().cpu().numpy()
-
-
-def wait(values, gpus):
-    """Bring `values` to the host, then let the GPU finish what was queued after them."""
-    for value in values:
-        to_host(value)
-    if gpus:
-        torch.cuda.synchronize()
 
 
 # --- layers initialised as Keras's: glorot_uniform kernels, zero biases ---

@@ -3,8 +3,10 @@ far Keras-on-X is from X itself.
 
 Each framework's networks live in their own module (`<framework>_nets`),
 imported only once the environment is set; they offer the same small
-interface (a Network with train, predict and evaluate steps, `wait`,
-`describe`). The loop that drives the recorder is written once, here.
+interface (a Network with train, predict and evaluate steps, `to_host`,
+`DESCRIPTION`); the framework's devices and drain are its tools'
+(harness.backends.frameworks). The loop that drives the recorder is written
+once, here.
 The networks, their initializers, the loss and the optimizer are the Keras
 models' of harness.models, so the losses of a native and a Keras run of one
 workload are comparable.

@@ -32,17 +32,21 @@ def _jit(identity):
     return identity.get("jit_compile_resolved") or identity.get("jit_compile")
 
 
+# The seed's names for the native systems, of (layout, whether compiled).
+NATIVE_SYSTEMS = {
+    "native-tensorflow": lambda layout, jit: "TensorFlow %s %s" % (layout, "with XLA" if jit
+                                                                   else "no XLA"),
+    "native-jax": lambda layout, jit: "JAX (jax.jit)",
+    "native-torch": lambda layout, jit: "PyTorch %s" % ("torch.compile" if jit else "eager")}
+
+
 def system_label(identity):
     """The seed's name for a configuration's system ("TensorFlow NHWC with XLA"), or ours."""
-    backend, jit = identity.get("backend"), _jit(identity)
+    backend = identity.get("backend")
+    if backend not in NATIVE_SYSTEMS:
+        return "Keras (%s backend)" % backend_label(backend)
     layout = "NCHW" if identity.get("data_format") == "channels_first" else "NHWC"
-    if backend == "native-tensorflow":
-        return "TensorFlow %s %s" % (layout, "with XLA" if jit == "on" else "no XLA")
-    if backend == "native-jax":
-        return "JAX (jax.jit)"
-    if backend == "native-torch":
-        return "PyTorch %s" % ("torch.compile" if jit == "on" else "eager")
-    return "Keras (%s backend)" % backend_label(backend)
+    return NATIVE_SYSTEMS[backend](layout, _jit(identity) == "on")
 
 
 def system_fields(label):

@@ -3,6 +3,7 @@ devices, the timing callback and the batch sequence. Takes the `keras` module as
 an argument and imports no framework itself.
 """
 import os
+import threading
 
 from harness import stopping
 from harness.backends.launchers.one_process import OneProcess
@@ -113,15 +114,23 @@ def timing_callback(keras, recorder, step_samples, steps):
     `step_samples(step)` is the number of samples in that step of an epoch of
     `steps` steps. Keras 3 calls `on_train_batch_end`, Keras 2 `on_batch_end`:
     both end a step. Training stops at the end of the epoch that completes the
-    recorder's plan. Having batch-level hooks makes Keras 3 turn each step's
-    logs into Python numbers, so every step ends with its results on the host
-    (Keras 2's logs are host numbers already). When the recorder times epochs
-    only, training gets no batch hooks, so Keras 3 may queue steps ahead; the
-    epoch's end reports all its steps at once; a stop request is then checked at each
-    step's start, which reads nothing from the device (Keras 3's on_train_batch_begin
-    calls on_batch_begin, as Keras 2's loop does).
+    recorder's plan. A step ends when its logs are on the host as Python numbers
+    (Keras turns them into those for a batch hook; Keras 2's are host numbers
+    already), so the recorder has no outputs to wait on there. Keras 3 runs a
+    batch hook in the main thread, which then waits for every step before it
+    queues the next, unless the callback is `async_safe`: then a worker thread
+    waits for the step's logs and reports it while the main thread queues the
+    next step, as in a plain fit() (JAX's mlp ran 25% slower with a synchronous
+    empty hook, docs/performance.md); a lock keeps the reports one at a time,
+    and Keras hands every pending report over before the epoch's end. When the
+    recorder times epochs only, training gets no batch-end hook at all; the
+    epoch's end reports all its steps at once. A stop request is also checked at
+    each step's start, in the main thread, which reads nothing from the device
+    (Keras 3's on_train_batch_begin calls on_batch_begin, as Keras 2's loop does).
     """
     class EpochTiming(keras.callbacks.Callback):
+        reporting = threading.Lock()  # one step's report at a time (see StepTiming)
+
         def on_batch_begin(self, batch, logs=None):
             stopping.check()
 
@@ -144,7 +153,8 @@ def timing_callback(keras, recorder, step_samples, steps):
             recorder.begin_epoch()
 
         def on_predict_batch_end(self, batch, logs=None):
-            recorder.end_step(step_samples(batch), logs)
+            with self.reporting:
+                recorder.end_step(step_samples(batch), logs)
 
         def on_predict_end(self, logs=None):
             recorder.end_epoch()
@@ -161,8 +171,11 @@ def timing_callback(keras, recorder, step_samples, steps):
             return outputs
 
     class StepTiming(EpochTiming):
+        async_safe = True  # Keras 3 may run the batch-end hooks in a worker thread
+
         def on_train_batch_end(self, batch, logs=None):
-            recorder.end_step(step_samples(batch), logs)
+            with self.reporting:
+                recorder.end_step(step_samples(batch))
 
         on_batch_end = on_train_batch_end
 

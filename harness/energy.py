@@ -21,14 +21,14 @@ Sources, each named in the record (`source`):
 Where none of them exists (a VM without powercap, no GPU used), metrics.energy is
 {"unavailable": why}. The counters are read where timing.Recorder reads its clock,
 after the device has drained, so the joules belong to the same epochs as the speed.
-Standard library only; NVML through telemetry.GpuReader, as the sampler reads it.
+Standard library only; NVML through gpu_reader.GpuReader, as the sampler reads it.
 """
 import glob
 import os
 import threading
 import time
 
-from harness import telemetry
+from harness import gpu_reader
 
 POWERCAP = "/sys/class/powercap"
 # A package at 400 W wraps a 262 kJ RAPL range in about 11 minutes: a read every 5 s
@@ -174,7 +174,7 @@ def rapl_zones(root=POWERCAP):
 
 
 def gpu_counters(gpus, now):
-    """The energy Counter of each GPU of an open telemetry.GpuReader, and the reasons for
+    """The energy Counter of each GPU of an open gpu_reader.GpuReader, and the reasons for
     those that have none."""
     counters, problems = [], []
     for handle, device in zip(gpus.handles, gpus.devices):
@@ -213,7 +213,7 @@ class Meter(object):
 
     def start(self):
         now = time.monotonic()
-        self._gpu_reader = telemetry.GpuReader.open(self.gpus, self._nvml)
+        self._gpu_reader = gpu_reader.GpuReader.open(self.gpus, self._nvml)
         if self._gpu_reader.available:
             counters, problems = gpu_counters(self._gpu_reader, now)
             self.counters += counters

@@ -9,7 +9,7 @@ import time
 import numpy
 import pytest
 
-from harness import environment, telemetry
+from harness import environment, gpu_reader, telemetry
 from helpers import FakeNvml
 
 INTERVAL = 0.05
@@ -214,7 +214,7 @@ UUIDS = ["GPU-aaaa1111", "GPU-bbbb2222", "GPU-cccc3333"]
     ("GPU-cccc,MIG-0a1b,0", [2]),
 ])
 def test_cuda_visible_devices_map_to_nvml_indices(visible, indices):
-    assert telemetry.nvml_indices(visible, UUIDS) == indices
+    assert gpu_reader.nvml_indices(visible, UUIDS) == indices
 
 
 def fake_gpus():

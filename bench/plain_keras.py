@@ -20,10 +20,11 @@ step dispatch (no step's logs are pulled to the host), so this is the fastest
 plain fit() loop; and Keras converts the epoch's logs to Python numbers before
 it calls on_epoch_end, so the device has finished the epoch when the clock is read.
 
---step-hook adds a callback whose on_train_batch_end does nothing: Keras then
-treats every step as the harness's callback makes it (synchronous hooks, logs
-pulled to the host), so the program measures that mechanism alone, without
-anything the harness does in its hook.
+--step-hook adds a callback whose on_train_batch_end does nothing and is not
+async_safe: Keras then runs every step's hooks in the main thread, after
+pulling its logs to the host, so the program measures that mechanism alone
+(the harness's own step callback is async_safe, and Keras runs it in a worker
+thread, as a plain fit()'s hooks).
 """
 import argparse
 import json

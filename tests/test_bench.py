@@ -43,6 +43,21 @@ def test_overhead_compares_the_harness_with_plain_keras(tmp_path):
     assert figures["median_harness_over_plain"] == pytest.approx(
         figures["harness_samples_per_s"][0] / figures["plain_samples_per_s"][0])
     assert figures["median_harness_over_plain"] > 0
+    # One pair: no interval of the median, and no spread to size the pairs from.
+    assert figures["interval_harness_over_plain"] is None and figures["resolved"] is False
+    assert figures["pairs_needed"] is None and figures["spread_harness_over_plain"] == 0
+
+
+def test_overhead_sizes_its_pairs_from_the_sign_tests_interval():
+    sys.path.insert(0, os.path.join(REPO, "bench"))
+    import overhead
+    assert overhead.median_interval([1.0] * 5) is None  # 5 pairs never reach 95%
+    low, high, coverage = overhead.median_interval(list(range(10)))
+    assert (low, high) == (1, 8) and coverage == pytest.approx(1 - 2 * 11 / 1024.0)
+    assert overhead.resolved([0.99, 1.0, 1.01, 1.0, 0.995, 1.005], 0.02)
+    assert not overhead.resolved([0.9, 1.0, 1.1, 1.0, 0.95, 1.05], 0.02)
+    # spread 1.4826 x 0.02: (1.96 x 1.2533 x 0.02965 / 0.02)^2 = 13.3 pairs
+    assert overhead.pairs_needed([0.98, 1.0, 1.02], 0.02) == 14
 
 
 def test_clock_agreement_brackets_the_measured_epochs(tmp_path):

@@ -2,12 +2,13 @@
 valid result whose counts add up; failures, interrupts and sweeps leave the right files."""
 import os
 import signal
+import subprocess
 import sys
 import time
 
 import pytest
 
-from conftest import INSTALLED_BACKENDS, SHARED_RUNS, harness, only_result, results
+from conftest import INSTALLED_BACKENDS, REPO, SHARED_RUNS, harness, only_result, results
 from harness import schema, significance, sweep
 from helpers import (TINY, assert_counts_add_up, assert_stopped_at_a_step_end, stop_mid_run,
                      tiny_run)
@@ -227,3 +228,40 @@ def test_cpu_runs_time_every_step_by_default_and_epoch_timing_is_for_training(sh
     assert record["config"]["timing"] == "step" and record["metrics"]["step_ms"]["source"] == "steps"
     proc = harness("mlp", "--backend", "jax", "--timing", "epoch", "--inference", "--out", tmp_path)
     assert proc.returncode == 2 and "inference is timed per step" in proc.stderr
+
+
+# Trains 5 steps with the harness's step callback, and says from which threads the
+# Recorder was told of each step's end and of the epoch's.
+STEP_THREADS = """
+import os, sys, threading
+os.environ["KERAS_BACKEND"] = sys.argv[1]
+import keras, numpy
+from harness import timing
+from harness.backends import common
+threads = []
+recorder = timing.Recorder(lambda outputs: threads.append(threading.current_thread().name),
+                           timing.Plan(0, 1, 0, 0))
+model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+model.compile(optimizer="sgd", loss="categorical_crossentropy")
+x, y = numpy.ones((20, 4), "float32"), numpy.eye(2, dtype="float32")[[0, 1] * 10]
+model.fit(x, y, batch_size=4, epochs=1, verbose=0,
+          callbacks=[common.timing_callback(keras, recorder, lambda step: 4, 5)])
+(epoch,) = recorder.epochs
+print(epoch["steps"], len(epoch["step_seconds"]), epoch["samples"],
+      sum(epoch["step_seconds"]) <= epoch["seconds"], threads[0], threads[-1],
+      sorted(set(threads[1:-1])) != ["MainThread"])
+"""
+
+
+def test_keras_runs_the_step_callback_beside_its_loop_where_the_backend_allows(backend):
+    """The step hook is async_safe: on JAX and PyTorch Keras 3 calls it from its worker
+    thread, so the loop queues the next step without waiting (TensorFlow's Keras calls
+    every hook in the main thread); each step is counted, before the epoch ends."""
+    proc = subprocess.run([sys.executable, "-c", STEP_THREADS, backend], cwd=REPO,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    steps, timed, samples, within, first, last, beside = proc.stdout.split()
+    assert (steps, timed, samples, within) == ("5", "5", "20", "True")
+    assert (first, last) == ("MainThread", "MainThread")  # the epoch's beginning and end
+    assert beside == str(backend != "tensorflow")

@@ -1,7 +1,7 @@
 """Does `compare` cry wolf, and does it find a real slowdown? A/A and A/B pairs of processes.
 
     python bench/aa_ab.py [--backends jax,torch] [--pairs 20] [--processes 3] [--until 15:15]
-                          [--slowdown wider|one-core] [--runs DIR] [--first-block N]
+                          [--slowdown wider|one-core] [--runs DIR] [--first-block N] [--pool N]
                           [--analyze] [--quick]
 
 Per backend, each block runs the mlp with default settings (the several-process
@@ -20,6 +20,8 @@ block starts after it) leaves every backend with as many pairs as fit. Every pro
 wall time and the load average it started under are kept; the raw result files stay in
 --runs (default: a new folder under /tmp). Target: no A/A gate failure, at most alpha's
 share of A/A pairs marked significant, and the slowdown found in most A/B pairs.
+--analyze --pool N judges too what N times the processes a side would give: pairs of N
+neighbouring blocks' processes pooled (the interleaving kept within each block).
 """
 import datetime
 import glob
@@ -81,62 +83,86 @@ def collect(args, sizes):
                   flush=True)
 
 
-def judge(baseline, new):
-    """compare's verdict on two folders: its one row's mark, p, ratio and interval, and the
-    exit status."""
-    text, status, _ = compare_text.of_paths(baseline, new, output_format="json")
+def judge(blocks, baseline, new):
+    """compare's verdict on side `baseline` against side `new`, each the processes of that
+    side in all of `blocks`: its one row's mark, p, ratio and interval, and the exit status."""
+    with tempfile.TemporaryDirectory() as pooled:
+        for side in (baseline, new):
+            os.mkdir(os.path.join(pooled, side))
+            for path in sum((glob.glob(os.path.join(b, side, "*.json")) for b in blocks), []):
+                os.symlink(path, os.path.join(pooled, side, os.path.basename(path)))
+        text, status, _ = compare_text.of_paths(os.path.join(pooled, baseline),
+                                                os.path.join(pooled, new), output_format="json")
     (row,) = json.loads(text)["rows"]
     return {"mark": row["mark"], "p": row["p"], "ratio": row["ratio"],
             "ratio_interval": row.get("ratio_interval"), "exit": status}
 
 
+def rates(groups):
+    """The A/A and A/B (by slowdown) verdicts and rates of `groups`, each a list of blocks
+    pooled into one pair."""
+    same = [judge(group, "a1", "a2") for group in groups]
+    slowed = {}
+    for kind in sorted(set(slowdown_of(group[0]) for group in groups)):
+        judged = [judge(group, "a1", "b") for group in groups if slowdown_of(group[0]) == kind]
+        found = sum(one["mark"] == compare.SLOWER for one in judged)
+        slowed[kind] = {"pairs": len(judged), "slower_found": found,
+                        "power": found / float(len(judged)), "pairs_judged": judged,
+                        "median_ratio": common.median([one["ratio"] for one in judged])}
+    return {"pairs": len(groups), "aa": same, "ab": slowed,
+            "aa_significant": sum(one["mark"] in SIGNIFICANT for one in same),
+            "aa_gate_failures": sum(one["exit"] != 0 for one in same)}
+
+
 def analyze(args):
-    """Each backend's A/A pairs, its A/B pairs by slowdown, their rates, and the time they cost."""
+    """Each backend's A/A pairs, its A/B pairs by slowdown, their rates, the time they cost;
+    with --pool N, also pairs of N neighbouring blocks' processes pooled (N times the
+    processes a side)."""
     processes = [json.loads(line) for line in open(os.path.join(args.runs, "processes.jsonl"))]
     configurations = []
     for backend in args.backends:
         blocks = sorted(os.path.dirname(path) for path in
                         glob.glob(os.path.join(args.runs, backend, "*", "complete")))
-        same = [judge(os.path.join(b, "a1"), os.path.join(b, "a2")) for b in blocks]
         mine = [p for p in processes if p["backend"] == backend
                 and os.path.dirname(p["folder"]) in blocks]
         seconds = {side: [p["seconds"] for p in mine if p["side"] == side] for side in SIDES}
-        pairs = len(blocks)
-        false_alarms = sum(one["mark"] in SIGNIFICANT for one in same)
-        gate_failures = sum(one["exit"] != 0 for one in same)
-        slowed = {}
-        for kind in sorted(set(map(slowdown_of, blocks))):
-            mine_kind = [b for b in blocks if slowdown_of(b) == kind]
-            judged = [judge(os.path.join(b, "a1"), os.path.join(b, "b")) for b in mine_kind]
-            found = sum(one["mark"] == compare.SLOWER for one in judged)
-            slowed[kind] = {"pairs": len(judged), "slower_found": found,
-                            "power": found / float(len(judged)), "pairs_judged": judged,
-                            "median_ratio": common.median([one["ratio"] for one in judged])}
-        wanted = slowed.get(args.slowdown)
-        result = {
-            "model": "mlp", "backend": backend, "pairs": pairs,
-            "processes_per_side": args.processes, "aa": same, "ab": slowed,
-            "aa_significant": false_alarms, "aa_gate_failures": gate_failures,
-            "aa_significant_share": false_alarms / float(pairs) if pairs else None,
-            "pair_seconds": {"aa": sum(seconds["a1"] + seconds["a2"]) / max(pairs, 1),
-                             "ab": sum(seconds["a1"] + seconds["b"]) / max(pairs, 1)},
-            "process_seconds_median": common.median(sum(seconds.values(), []))
+        result = dict(rates([[b] for b in blocks]), model="mlp", backend=backend,
+                      processes_per_side=args.processes)
+        pairs = result["pairs"]
+        result.update(
+            aa_significant_share=result["aa_significant"] / float(pairs) if pairs else None,
+            pair_seconds={"aa": sum(seconds["a1"] + seconds["a2"]) / max(pairs, 1),
+                          "ab": sum(seconds["a1"] + seconds["b"]) / max(pairs, 1)},
+            process_seconds_median=common.median(sum(seconds.values(), [])) if mine else None,
+            load_before_processes={"min": min(p["load_before"][0] for p in mine),
+                                   "median": common.median([p["load_before"][0] for p in mine]),
+                                   "max": max(p["load_before"][0] for p in mine)}
             if mine else None,
-            "load_before_processes": {"min": min(p["load_before"][0] for p in mine),
-                                      "median": common.median([p["load_before"][0]
-                                                               for p in mine]),
-                                      "max": max(p["load_before"][0] for p in mine)}
-            if mine else None,
-            "failed_processes": sum(p["exit"] != 0 for p in mine)}
-        result["passed"] = bool(pairs) and gate_failures == 0 \
-            and false_alarms <= significance.ALPHA * pairs + 0.5 \
+            failed_processes=sum(p["exit"] != 0 for p in mine))
+        if args.pool > 1:
+            # Neighbouring blocks of one slowdown, N at a time: what N times the processes a
+            # side would give, the interleaving kept within each block.
+            groups = []
+            for kind in sorted(set(map(slowdown_of, blocks))):
+                kept = [b for b in blocks if slowdown_of(b) == kind]
+                groups += [kept[i:i + args.pool]
+                           for i in range(0, len(kept) - args.pool + 1, args.pool)]
+            result["pooled"] = dict(rates(groups), blocks_per_pair=args.pool,
+                                    processes_per_side=args.pool * args.processes)
+        wanted = result["ab"].get(args.slowdown)
+        result["passed"] = bool(pairs) and result["aa_gate_failures"] == 0 \
+            and result["aa_significant"] <= significance.ALPHA * pairs + 0.5 \
             and wanted is not None and wanted["slower_found"] > wanted["pairs"] / 2.0
         configurations.append(result)
-        print("mlp on %s: %d A/A pairs, %d marked significant, %d gate failures; %.0f s a pair"
-              % (backend, pairs, false_alarms, gate_failures, result["pair_seconds"]["aa"]))
-        for kind, one in slowed.items():
-            print("  A/B (%s): %d pairs, median ratio %.2f, slowdown found in %d"
-                  % (kind, one["pairs"], one["median_ratio"], one["slower_found"]), flush=True)
+        for label, one in [("", result)] + ([("pooled %d processes a side: " % (
+                args.pool * args.processes), result["pooled"])] if args.pool > 1 else []):
+            print("mlp on %s: %s%d A/A pairs, %d marked significant, %d gate failures"
+                  % (backend, label, one["pairs"], one["aa_significant"],
+                     one["aa_gate_failures"]))
+            for kind, slowed in one["ab"].items():
+                print("  A/B (%s): %d pairs, median ratio %.2f, slowdown found in %d"
+                      % (kind, slowed["pairs"], slowed["median_ratio"], slowed["slower_found"]),
+                      flush=True)
     return configurations
 
 
@@ -160,6 +186,9 @@ def main():
                               "same --runs (default: 0)")
     options.add_argument("--slowdown", choices=sorted(SLOWDOWNS), default="wider",
                          help="how side B is slowed (default: wider)")
+    options.add_argument("--pool", type=int, default=1,
+                         help="also judge pairs of N neighbouring blocks pooled: N times the "
+                              "processes a side (default: 1, none)")
     options.add_argument("--analyze", action="store_true",
                          help="only judge the pairs already in --runs")
     args = common.parse(options)
